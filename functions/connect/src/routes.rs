@@ -1,0 +1,74 @@
+//! The `connect` function's endpoints.
+
+use millwright::{
+    adapters::{
+        config::Services,
+        http::{ApiRequest, Reply, no_route},
+    },
+    auth::require_account,
+    catalog,
+    connections::ConnectRequest,
+    error::ApiError,
+    page,
+};
+use serde_json::json;
+use std::sync::Arc;
+
+/// Dispatches one request.
+pub async fn route(services: Arc<Services>, request: ApiRequest) -> Result<Reply, ApiError> {
+    match (request.method.as_str(), request.path().as_slice()) {
+        ("GET", ["v1", "systems"]) => Ok(Reply::ok(json!({"data": catalog::systems(), "nextCursor": null}))),
+        ("GET", ["v1", "credits"]) => credits(&services, &request).await,
+        ("POST", ["v1", "connections"]) => connect(&services, &request).await,
+        ("GET", ["v1", "connections"]) => list(&services, &request).await,
+        ("GET", ["v1", "connections", id]) => {
+            let caller = services.caller(&request).await?;
+            let connection = services.connections.get(require_account(&caller)?, id).await?;
+            Ok(Reply::ok(json!({"connection": connection})))
+        }
+        _ => Err(no_route()),
+    }
+}
+
+async fn connect(services: &Services, request: &ApiRequest) -> Result<Reply, ApiError> {
+    let caller = services.caller(request).await?;
+    let account = require_account(&caller)?;
+    let body: ConnectRequest = request.json()?;
+    let (connection, token) = services.connections.connect(account, body).await?;
+    Ok(Reply::created(json!({"connection": connection, "token": token.plaintext})))
+}
+
+async fn list(services: &Services, request: &ApiRequest) -> Result<Reply, ApiError> {
+    let caller = services.caller(request).await?;
+    let account = require_account(&caller)?;
+    let limit = page::limit(request.query("limit"))?;
+    let after = request.query("cursor").map(page::decode_cursor).transpose()?;
+    let (data, next) = services.connections.list(account, after.as_deref(), limit).await?;
+    Ok(Reply::ok(json!({"data": data, "nextCursor": next.as_deref().map(page::encode_cursor)})))
+}
+
+async fn credits(services: &Services, request: &ApiRequest) -> Result<Reply, ApiError> {
+    let caller = services.caller(request).await?;
+    let account_id = require_account(&caller)?;
+    let account = services
+        .accounts
+        .account(account_id)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "account lookup failed");
+            ApiError::internal()
+        })?
+        .ok_or_else(|| ApiError::not_found("account"))?;
+    let holding = services.connections.holding_credits(account_id).await?;
+    let used: u32 = holding.iter().map(|c| c.credits).sum();
+    let connections: Vec<_> = holding
+        .iter()
+        .map(|c| json!({"id": c.id, "system": c.system, "deployment": c.deployment, "credits": c.credits}))
+        .collect();
+    Ok(Reply::ok(json!({
+        "total": account.credits_total,
+        "available": account.credits_available,
+        "used": used,
+        "connections": connections,
+    })))
+}

@@ -1,0 +1,29 @@
+//! The `disconnect` function's endpoints.
+
+use millwright::{
+    adapters::{
+        config::Services,
+        http::{ApiRequest, Reply, no_route},
+    },
+    auth::require_account,
+    error::ApiError,
+};
+use serde_json::json;
+use std::sync::Arc;
+
+/// Dispatches one request.
+pub async fn route(services: Arc<Services>, request: ApiRequest) -> Result<Reply, ApiError> {
+    let id = match (request.method.as_str(), request.path().as_slice()) {
+        ("POST", ["v1", "connections", id, "disconnect" | "token"]) => id.to_string(),
+        _ => return Err(no_route()),
+    };
+    let caller = services.caller(&request).await?;
+    let account = require_account(&caller)?;
+    if request.segments[3] == "disconnect" {
+        let outcome = services.connections.disconnect(account, &id).await?;
+        Ok(Reply::ok(json!({"connection": outcome.connection()})))
+    } else {
+        let (connection, token) = services.connections.rotate(account, &id).await?;
+        Ok(Reply::ok(json!({"connection": connection, "token": token.plaintext})))
+    }
+}

@@ -1,0 +1,325 @@
+//! The account, connection and token ports on DynamoDB. Every change that moves credits is one
+//! `TransactWriteItems` call whose conditions make it exactly-once under any concurrency.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::{
+    Client,
+    error::DisplayErrorContext,
+    types::{AttributeValue, Delete, Put, TransactWriteItem, Update},
+};
+use chrono::{DateTime, Utc};
+use serde::{Serialize, de::DeserializeOwned};
+use std::{collections::HashMap, time::Duration};
+
+use super::config::Tables;
+use crate::{
+    model::{Account, Connection, ConnectionStatus, TokenRecord},
+    ports::{AccountStore, ConnectionStore, Disconnected, StoreError, TokenStore},
+};
+
+type Item = HashMap<String, AttributeValue>;
+
+/// The attribute of a connection item that holds its current token's digest.
+const TOKEN_DIGEST: &str = "tokenDigest";
+/// How often a transaction that lost a race is tried again.
+const ATTEMPTS: u32 = 12;
+
+/// Accounts, connections and tokens in their three tables.
+pub struct DynamoStore {
+    client: Client,
+    tables: Tables,
+}
+
+/// How a transaction ended when it did not commit.
+enum TxFailure {
+    /// A condition failed; one entry per item, `true` where its condition failed.
+    Conditions(Vec<bool>),
+    /// Anything else.
+    Backend(String),
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: u32) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn to_item<T: Serialize>(value: &T) -> Result<Item, StoreError> {
+    serde_dynamo::to_item(value).map_err(|e| StoreError::Backend(format!("encode item: {e}")))
+}
+
+fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
+    serde_dynamo::from_item(item).map_err(|e| StoreError::Backend(format!("decode item: {e}")))
+}
+
+fn built<T>(r: Result<T, aws_sdk_dynamodb::error::BuildError>) -> Result<T, StoreError> {
+    r.map_err(|e| StoreError::Backend(format!("build request: {e}")))
+}
+
+fn sdk<E: std::error::Error + 'static>(what: &str, e: E) -> StoreError {
+    StoreError::Backend(format!("{what}: {}", DisplayErrorContext(e)))
+}
+
+/// A short, jittered pause before trying a lost race again.
+async fn backoff(attempt: u32) {
+    let mut jitter = [0u8; 2];
+    let _ = getrandom::fill(&mut jitter);
+    let base = 10u64 << attempt.min(6);
+    tokio::time::sleep(Duration::from_millis(base + u64::from(u16::from_le_bytes(jitter)) % base)).await;
+}
+
+impl DynamoStore {
+    /// A store over the given tables.
+    pub fn new(client: Client, tables: Tables) -> Self {
+        Self { client, tables }
+    }
+
+    /// Runs a transaction, retrying it while it only lost to a concurrent transaction.
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), TxFailure> {
+        for attempt in 0..ATTEMPTS {
+            let result = self.client.transact_write_items().set_transact_items(Some(items.clone())).send().await;
+            let err = match result {
+                Ok(_) => return Ok(()),
+                Err(e) => e,
+            };
+            let retry = match err.as_service_error() {
+                Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c)) => {
+                    let codes: Vec<&str> = c.cancellation_reasons().iter().map(|r| r.code().unwrap_or("None")).collect();
+                    if codes.contains(&"ConditionalCheckFailed") {
+                        return Err(TxFailure::Conditions(codes.iter().map(|c| *c == "ConditionalCheckFailed").collect()));
+                    }
+                    codes.iter().any(|c| *c == "TransactionConflict" || *c == "ThrottlingError")
+                }
+                Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionInProgressException(_)) => true,
+                _ => false,
+            };
+            if !retry {
+                return Err(TxFailure::Backend(format!("transaction: {}", DisplayErrorContext(err))));
+            }
+            backoff(attempt).await;
+        }
+        Err(TxFailure::Backend("transaction: still conflicting after retries".into()))
+    }
+
+    async fn get(&self, table: &str, key: Item) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(table)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk("get item", e))?;
+        Ok(out.item)
+    }
+
+    fn connection_key(account_id: &str, id: &str) -> Item {
+        HashMap::from([("accountId".into(), s(account_id)), ("id".into(), s(id))])
+    }
+
+    /// A connection with the digest of its current token (none once disconnected).
+    async fn load(&self, account_id: &str, id: &str) -> Result<Option<(Connection, Option<String>)>, StoreError> {
+        let Some(mut item) = self.get(&self.tables.connections, Self::connection_key(account_id, id)).await? else {
+            return Ok(None);
+        };
+        let digest = match item.remove(TOKEN_DIGEST) {
+            Some(AttributeValue::S(d)) => Some(d),
+            _ => None,
+        };
+        Ok(Some((from_item(item)?, digest)))
+    }
+
+    fn put(&self, table: &str, item: Item, condition: &str) -> Result<TransactWriteItem, StoreError> {
+        Ok(TransactWriteItem::builder()
+            .put(built(Put::builder().table_name(table).set_item(Some(item)).condition_expression(condition).build())?)
+            .build())
+    }
+
+    fn delete_token(&self, digest: &str) -> Result<TransactWriteItem, StoreError> {
+        Ok(TransactWriteItem::builder()
+            .delete(built(
+                Delete::builder()
+                    .table_name(&self.tables.tokens)
+                    .key("digest", s(digest))
+                    .condition_expression("attribute_exists(digest)")
+                    .build(),
+            )?)
+            .build())
+    }
+
+    /// Takes credits from (`take`) or returns them to an account's available pool; taking
+    /// requires the pool to hold them.
+    fn move_credits(&self, account_id: &str, credits: u32, take: bool) -> Result<TransactWriteItem, StoreError> {
+        let (expression, condition) = if take {
+            ("SET creditsAvailable = creditsAvailable - :c", "attribute_exists(id) AND creditsAvailable >= :c")
+        } else {
+            ("SET creditsAvailable = creditsAvailable + :c", "attribute_exists(id)")
+        };
+        Ok(TransactWriteItem::builder()
+            .update(built(
+                Update::builder()
+                    .table_name(&self.tables.accounts)
+                    .key("id", s(account_id))
+                    .update_expression(expression)
+                    .condition_expression(condition)
+                    .expression_attribute_values(":c", n(credits))
+                    .build(),
+            )?)
+            .build())
+    }
+}
+
+fn backend(f: TxFailure) -> StoreError {
+    match f {
+        TxFailure::Conditions(c) => StoreError::Backend(format!("unexpected condition failure {c:?}")),
+        TxFailure::Backend(m) => StoreError::Backend(m),
+    }
+}
+
+#[async_trait]
+impl AccountStore for DynamoStore {
+    async fn create_account(&self, account: &Account, key: &TokenRecord) -> Result<(), StoreError> {
+        let items = vec![
+            self.put(&self.tables.accounts, to_item(account)?, "attribute_not_exists(id)")?,
+            self.put(&self.tables.tokens, to_item(key)?, "attribute_not_exists(digest)")?,
+        ];
+        self.transact(items).await.map_err(|f| match f {
+            TxFailure::Conditions(_) => StoreError::Conflict("the account or its key exists already".into()),
+            other => backend(other),
+        })
+    }
+
+    async fn account(&self, account_id: &str) -> Result<Option<Account>, StoreError> {
+        self.get(&self.tables.accounts, HashMap::from([("id".into(), s(account_id))])).await?.map(from_item).transpose()
+    }
+}
+
+#[async_trait]
+impl TokenStore for DynamoStore {
+    async fn token(&self, digest: &str) -> Result<Option<TokenRecord>, StoreError> {
+        self.get(&self.tables.tokens, HashMap::from([("digest".into(), s(digest))])).await?.map(from_item).transpose()
+    }
+}
+
+#[async_trait]
+impl ConnectionStore for DynamoStore {
+    async fn insert_charged(&self, connection: &Connection, token: &TokenRecord) -> Result<(), StoreError> {
+        let mut item = to_item(connection)?;
+        item.insert(TOKEN_DIGEST.into(), s(&token.digest));
+        let items = vec![
+            self.move_credits(&connection.account_id, connection.credits, true)?,
+            self.put(&self.tables.connections, item, "attribute_not_exists(id)")?,
+            self.put(&self.tables.tokens, to_item(token)?, "attribute_not_exists(digest)")?,
+        ];
+        self.transact(items).await.map_err(|f| match f {
+            TxFailure::Conditions(c) if c.first() == Some(&true) => StoreError::InsufficientCredits,
+            other => backend(other),
+        })
+    }
+
+    async fn connection(&self, account_id: &str, id: &str) -> Result<Option<Connection>, StoreError> {
+        Ok(self.load(account_id, id).await?.map(|(c, _)| c))
+    }
+
+    async fn connections(
+        &self,
+        account_id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<Connection>, Option<String>), StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.tables.connections)
+            .key_condition_expression("accountId = :a")
+            .expression_attribute_values(":a", s(account_id))
+            .set_exclusive_start_key(after.map(|a| Self::connection_key(account_id, a)))
+            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(|e| sdk("query connections", e))?;
+        let mut connections = Vec::new();
+        for mut item in out.items.unwrap_or_default() {
+            item.remove(TOKEN_DIGEST);
+            connections.push(from_item::<Connection>(item)?);
+        }
+        let next = (connections.len() > limit).then(|| {
+            connections.truncate(limit);
+            connections[limit - 1].id.clone()
+        });
+        Ok((connections, next))
+    }
+
+    async fn disconnect(&self, account_id: &str, id: &str, at: DateTime<Utc>) -> Result<Disconnected, StoreError> {
+        for attempt in 0..ATTEMPTS {
+            let (mut connection, digest) = self.load(account_id, id).await?.ok_or(StoreError::NotFound)?;
+            if connection.status == ConnectionStatus::Disconnected {
+                return Ok(Disconnected::Already(connection));
+            }
+            let digest = digest.ok_or_else(|| StoreError::Backend(format!("connection {id} has no token")))?;
+            let close = built(
+                Update::builder()
+                    .table_name(&self.tables.connections)
+                    .set_key(Some(Self::connection_key(account_id, id)))
+                    .update_expression("SET #s = :d, disconnectedAt = :at REMOVE tokenDigest")
+                    .condition_expression("#s <> :d AND tokenDigest = :t")
+                    .expression_attribute_names("#s", "status")
+                    .expression_attribute_values(":d", s("disconnected"))
+                    .expression_attribute_values(":at", s(at.to_rfc3339()))
+                    .expression_attribute_values(":t", s(&digest))
+                    .build(),
+            )?;
+            let items = vec![
+                TransactWriteItem::builder().update(close).build(),
+                self.move_credits(account_id, connection.credits, false)?,
+                self.delete_token(&digest)?,
+            ];
+            match self.transact(items).await {
+                Ok(()) => {
+                    connection.status = ConnectionStatus::Disconnected;
+                    connection.disconnected_at = Some(at);
+                    return Ok(Disconnected::Now(connection));
+                }
+                // Someone else disconnected or re-keyed it meanwhile: read again and decide anew.
+                Err(TxFailure::Conditions(_)) => backoff(attempt).await,
+                Err(other) => return Err(backend(other)),
+            }
+        }
+        Err(StoreError::Backend(format!("disconnect of {id} kept losing races")))
+    }
+
+    async fn rotate_token(&self, account_id: &str, id: &str, token: &TokenRecord) -> Result<Connection, StoreError> {
+        for attempt in 0..ATTEMPTS {
+            let (connection, digest) = self.load(account_id, id).await?.ok_or(StoreError::NotFound)?;
+            let Some(old) = digest.filter(|_| connection.status != ConnectionStatus::Disconnected) else {
+                return Err(StoreError::Conflict("a disconnected connection has no token to rotate".into()));
+            };
+            let swap = built(
+                Update::builder()
+                    .table_name(&self.tables.connections)
+                    .set_key(Some(Self::connection_key(account_id, id)))
+                    .update_expression("SET tokenDigest = :new")
+                    .condition_expression("tokenDigest = :old AND #s <> :d")
+                    .expression_attribute_names("#s", "status")
+                    .expression_attribute_values(":new", s(&token.digest))
+                    .expression_attribute_values(":old", s(&old))
+                    .expression_attribute_values(":d", s("disconnected"))
+                    .build(),
+            )?;
+            let items = vec![
+                TransactWriteItem::builder().update(swap).build(),
+                self.delete_token(&old)?,
+                self.put(&self.tables.tokens, to_item(token)?, "attribute_not_exists(digest)")?,
+            ];
+            match self.transact(items).await {
+                Ok(()) => return Ok(connection),
+                Err(TxFailure::Conditions(_)) => backoff(attempt).await,
+                Err(other) => return Err(backend(other)),
+            }
+        }
+        Err(StoreError::Backend(format!("rotation of {id} kept losing races")))
+    }
+}

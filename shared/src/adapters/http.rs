@@ -1,0 +1,162 @@
+//! HTTP glue for the API functions: turns a Lambda HTTP event into an `ApiRequest`, runs the
+//! function's router, and renders every outcome — including every error — as the API's JSON with
+//! an `X-Request-Id`. Logs are JSON and carry no headers or bodies, so no secret reaches them.
+
+use lambda_http::{Body, Request, RequestExt, Response, service_fn};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use std::{collections::HashMap, future::Future, sync::Arc, time::Instant};
+
+use crate::error::{ApiError, ErrorCode};
+
+/// The largest request body the API accepts.
+pub const MAX_BODY_BYTES: usize = 1 << 20;
+
+/// The parts of a request the routers use.
+#[derive(Debug)]
+pub struct ApiRequest {
+    /// `GET`, `POST`, …
+    pub method: String,
+    /// Non-empty path segments: `/v1/connections/c1` → `["v1", "connections", "c1"]`.
+    pub segments: Vec<String>,
+    /// Query parameters (first value of each).
+    pub query: HashMap<String, String>,
+    /// The `Authorization` header.
+    pub authorization: Option<String>,
+    /// The raw body.
+    pub body: Vec<u8>,
+    /// `req_…`, echoed in `X-Request-Id` and in error bodies.
+    pub request_id: String,
+}
+
+impl ApiRequest {
+    /// The path segments as `&str`s, for matching.
+    pub fn path(&self) -> Vec<&str> {
+        self.segments.iter().map(String::as_str).collect()
+    }
+
+    /// A query parameter.
+    pub fn query(&self, name: &str) -> Option<&str> {
+        self.query.get(name).map(String::as_str)
+    }
+
+    /// Parses the JSON body; a missing, oversized or malformed body is a 4xx naming the field.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        if self.body.len() > MAX_BODY_BYTES {
+            return Err(ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                format!("The body is larger than {MAX_BODY_BYTES} bytes."),
+            ));
+        }
+        if self.body.iter().all(u8::is_ascii_whitespace) {
+            return Err(ApiError::new(ErrorCode::InvalidRequest, "A JSON request body is required."));
+        }
+        let de = &mut serde_json::Deserializer::from_slice(&self.body);
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            let message = inner.to_string();
+            let err = ApiError::new(ErrorCode::InvalidRequest, format!("The request body is not valid: {message}"));
+            if inner.is_syntax() || inner.is_eof() || path == "." {
+                err.with_detail(message)
+            } else {
+                err.with_field(path, message)
+            }
+        })
+    }
+}
+
+/// A successful answer: a status and a JSON body.
+#[derive(Debug)]
+pub struct Reply {
+    /// 200, 201, 202…
+    pub status: u16,
+    /// The JSON body.
+    pub body: Value,
+}
+
+impl Reply {
+    /// 200 with a body.
+    pub fn ok(body: Value) -> Self {
+        Self { status: 200, body }
+    }
+
+    /// 201 with a body.
+    pub fn created(body: Value) -> Self {
+        Self { status: 201, body }
+    }
+}
+
+/// The answer of a route that matches no known path.
+pub fn no_route() -> ApiError {
+    ApiError::new(ErrorCode::NotFound, "No such endpoint; see GET /v1/openapi.json.")
+}
+
+fn request_id(event: &Request) -> String {
+    let raw = event.lambda_context_ref().map(|c| c.request_id.replace('-', "")).unwrap_or_default();
+    if raw.is_empty() { format!("req_{}", ulid::Ulid::new().to_string().to_lowercase()) } else { format!("req_{raw}") }
+}
+
+fn parse(event: &Request) -> ApiRequest {
+    ApiRequest {
+        method: event.method().as_str().to_owned(),
+        segments: event.raw_http_path().split('/').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+        query: event
+            .query_string_parameters_ref()
+            .map(|q| q.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect())
+            .unwrap_or_default(),
+        authorization: event
+            .headers()
+            .get(lambda_http::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        body: event.body().as_ref().to_vec(),
+        request_id: request_id(event),
+    }
+}
+
+fn render(request_id: &str, outcome: Result<Reply, ApiError>) -> Response<Body> {
+    let (status, body) = match outcome {
+        Ok(reply) => (reply.status, reply.body),
+        Err(e) => (e.code.status(), e.body(request_id)),
+    };
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .header("x-request-id", request_id)
+        .body(Body::Text(body.to_string()))
+        .expect("static headers are valid")
+}
+
+/// Sets up JSON logs; `RUST_LOG` filters them (default `info`).
+pub fn init_logging() {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_current_span(false)
+        .with_target(false)
+        .init();
+}
+
+/// Serves a function: each event goes through `route` with the shared state, and whatever it
+/// returns — a reply or an error — leaves as the API's JSON.
+pub async fn serve<S, F, Fut>(state: Arc<S>, route: F) -> Result<(), lambda_http::Error>
+where
+    S: Send + Sync + 'static,
+    F: Fn(Arc<S>, ApiRequest) -> Fut + Send + Sync + Copy + 'static,
+    Fut: Future<Output = Result<Reply, ApiError>> + Send,
+{
+    lambda_http::run(service_fn(move |event: Request| {
+        let state = state.clone();
+        async move {
+            let started = Instant::now();
+            let request = parse(&event);
+            let (id, method, path) = (request.request_id.clone(), request.method.clone(), event.raw_http_path().to_owned());
+            let outcome = route(state, request).await;
+            let status = outcome.as_ref().map_or_else(|e| e.code.status(), |r| r.status);
+            tracing::info!(request_id = %id, %method, %path, status, millis = started.elapsed().as_millis() as u64, "request");
+            Ok::<_, std::convert::Infallible>(render(&id, outcome))
+        }
+    }))
+    .await
+}

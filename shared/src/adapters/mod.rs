@@ -1,0 +1,7 @@
+//! The ports implemented on AWS, and the glue between Lambda events and the domain.
+
+pub mod config;
+pub mod dynamo;
+pub mod http;
+pub mod provision;
+pub mod secrets;

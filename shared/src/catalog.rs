@@ -1,0 +1,293 @@
+//! The system catalogue: which customer systems Millwright connects to, what each costs in credits
+//! and which credentials each needs. `GET /v1/systems` renders it as is.
+
+use serde::Serialize;
+
+/// Where a customer's system runs; on-premises connections cost double their cloud twin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Deployment {
+    /// Hosted by the vendor.
+    Cloud,
+    /// Run by the customer in their own data centre.
+    OnPrem,
+}
+
+impl Deployment {
+    /// The wire name, as used in request bodies and stored items.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Deployment::Cloud => "cloud",
+            Deployment::OnPrem => "on_prem",
+        }
+    }
+}
+
+/// The kind of software a system is; users filter the catalogue by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    /// Computerised maintenance management.
+    Cmms,
+    /// Enterprise asset management.
+    Eam,
+    /// Enterprise resource planning.
+    Erp,
+    /// Facilities management.
+    Fm,
+}
+
+/// One credential a system needs to connect.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CredentialField {
+    /// The key in the `credentials` object of `POST /v1/connections`.
+    pub name: &'static str,
+    /// Whether a connection attempt without it is refused before the system is asked.
+    pub required: bool,
+    /// Whether the value is a secret (it is stored in Secrets Manager either way).
+    pub secret: bool,
+    /// What the value is, for people filling it in.
+    pub description: &'static str,
+}
+
+/// One deployment a system offers, with what connecting it costs.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeploymentOffer {
+    /// Cloud or on-premises.
+    #[serde(rename = "type")]
+    pub deployment: Deployment,
+    /// Credits taken from the pool while a connection of this kind exists.
+    pub credits: u32,
+}
+
+/// A connectable system as the catalogue describes it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct System {
+    /// Stable identifier used in `POST /v1/connections`.
+    pub id: &'static str,
+    /// Display name.
+    pub name: &'static str,
+    /// Kind of software.
+    pub category: Category,
+    /// Pricing tier: 1, 2 or 3 (the sandbox is 0).
+    pub tier: u8,
+    /// The deployments offered and their credit cost.
+    pub deployments: Vec<DeploymentOffer>,
+    /// The credentials a connection needs.
+    pub credentials: Vec<CredentialField>,
+}
+
+impl System {
+    /// The credits a connection of this deployment costs, if the system offers it.
+    pub fn credits(&self, deployment: Deployment) -> Option<u32> {
+        self.deployments.iter().find(|d| d.deployment == deployment).map(|d| d.credits)
+    }
+
+    /// Whether this is the free sample system (its tokens carry the `mw_test_` prefix).
+    pub fn is_sandbox(&self) -> bool {
+        self.id == SANDBOX
+    }
+}
+
+/// The sandbox system's id.
+pub const SANDBOX: &str = "sandbox";
+
+/// Credits for a cloud connection of a tier: 1 → 1, 2 → 2, 3 → 4; the sandbox (tier 0) is free.
+pub fn cloud_credits(tier: u8) -> u32 {
+    match tier {
+        0 => 0,
+        t => 1 << (t - 1),
+    }
+}
+
+/// Credits for a deployment of a tier: on-premises doubles its cloud twin.
+pub fn credits_for(tier: u8, deployment: Deployment) -> u32 {
+    match deployment {
+        Deployment::Cloud => cloud_credits(tier),
+        Deployment::OnPrem => 2 * cloud_credits(tier),
+    }
+}
+
+const fn field(name: &'static str, required: bool, secret: bool, description: &'static str) -> CredentialField {
+    CredentialField { name, required, secret, description }
+}
+
+fn system(
+    id: &'static str,
+    name: &'static str,
+    category: Category,
+    tier: u8,
+    deployments: &[Deployment],
+    credentials: Vec<CredentialField>,
+) -> System {
+    System {
+        id,
+        name,
+        category,
+        tier,
+        deployments: deployments
+            .iter()
+            .map(|&deployment| DeploymentOffer { deployment, credits: credits_for(tier, deployment) })
+            .collect(),
+        credentials,
+    }
+}
+
+/// Every system Millwright knows, in the order the catalogue lists them.
+pub fn systems() -> Vec<System> {
+    use Category::*;
+    use Deployment::*;
+    let base_url = field("baseUrl", true, false, "Root URL of the system's API");
+    let username = field("username", true, false, "User the integration signs in as");
+    let password = field("password", true, true, "That user's password");
+    vec![
+        system(
+            SANDBOX,
+            "Millwright Sandbox",
+            Cmms,
+            0,
+            &[Cloud],
+            vec![field(
+                "apiKey",
+                true,
+                true,
+                "Any value but \"invalid\", which the sandbox rejects like a real system",
+            )],
+        ),
+        system(
+            "sap_s4hana",
+            "SAP S/4HANA",
+            Erp,
+            3,
+            &[Cloud, OnPrem],
+            vec![
+                base_url.clone(),
+                field("username", false, false, "Communication user (basic authentication)"),
+                field("password", false, true, "Communication user's password (basic authentication)"),
+                field("clientId", false, false, "OAuth 2.0 client id (client credentials)"),
+                field("clientSecret", false, true, "OAuth 2.0 client secret (client credentials)"),
+                field("tokenUrl", false, false, "OAuth 2.0 token endpoint (client credentials)"),
+            ],
+        ),
+        system(
+            "sap_ecc",
+            "SAP ECC",
+            Erp,
+            3,
+            &[OnPrem],
+            vec![
+                base_url.clone(),
+                field("sapClient", true, false, "SAP client number (sap-client)"),
+                username.clone(),
+                password.clone(),
+            ],
+        ),
+        system(
+            "ibm_maximo",
+            "IBM Maximo",
+            Eam,
+            2,
+            &[Cloud, OnPrem],
+            vec![
+                base_url.clone(),
+                field("apiKey", false, true, "Maximo API key (apikey header)"),
+                field("username", false, false, "Maximo user (maxauth)"),
+                field("password", false, true, "Maximo user's password (maxauth)"),
+            ],
+        ),
+        system(
+            "netsuite",
+            "Oracle NetSuite",
+            Erp,
+            3,
+            &[Cloud],
+            vec![
+                field("accountId", true, false, "NetSuite account id"),
+                field("consumerKey", true, false, "Integration record consumer key"),
+                field("consumerSecret", true, true, "Integration record consumer secret"),
+                field("tokenId", true, false, "Token-based authentication token id"),
+                field("tokenSecret", true, true, "Token-based authentication token secret"),
+            ],
+        ),
+        system("fm_systems", "FM:Systems", Fm, 2, &[Cloud, OnPrem], vec![base_url, username, password]),
+        system(
+            "upkeep",
+            "UpKeep",
+            Cmms,
+            1,
+            &[Cloud],
+            vec![
+                field("email", true, false, "UpKeep user email"),
+                field("password", true, true, "UpKeep user password"),
+            ],
+        ),
+        system(
+            "limble",
+            "Limble CMMS",
+            Cmms,
+            1,
+            &[Cloud],
+            vec![
+                field("clientId", true, false, "Limble API client id"),
+                field("clientSecret", true, true, "Limble API client secret"),
+            ],
+        ),
+        system(
+            "fiix",
+            "Fiix",
+            Cmms,
+            1,
+            &[Cloud],
+            vec![
+                field("subdomain", true, false, "Your Fiix tenant's subdomain"),
+                field("appKey", true, false, "Fiix application key"),
+                field("accessKey", true, false, "Fiix access key"),
+                field("secretKey", true, true, "Fiix secret key"),
+            ],
+        ),
+    ]
+}
+
+/// Looks a system up by id.
+pub fn find(id: &str) -> Option<System> {
+    systems().into_iter().find(|s| s.id == id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tiers_cost_one_two_four_and_on_prem_doubles() {
+        assert_eq!(credits_for(1, Deployment::Cloud), 1);
+        assert_eq!(credits_for(2, Deployment::Cloud), 2);
+        assert_eq!(credits_for(3, Deployment::Cloud), 4);
+        assert_eq!(credits_for(1, Deployment::OnPrem), 2);
+        assert_eq!(credits_for(2, Deployment::OnPrem), 4);
+        assert_eq!(credits_for(3, Deployment::OnPrem), 8);
+        assert_eq!(credits_for(0, Deployment::Cloud), 0);
+    }
+
+    #[test]
+    fn catalogue_prices_sap_and_maximo_as_sold() {
+        let s4 = find("sap_s4hana").unwrap();
+        assert_eq!((s4.credits(Deployment::Cloud), s4.credits(Deployment::OnPrem)), (Some(4), Some(8)));
+        let ecc = find("sap_ecc").unwrap();
+        assert_eq!((ecc.credits(Deployment::Cloud), ecc.credits(Deployment::OnPrem)), (None, Some(8)));
+        let maximo = find("ibm_maximo").unwrap();
+        assert_eq!((maximo.credits(Deployment::Cloud), maximo.credits(Deployment::OnPrem)), (Some(2), Some(4)));
+        assert_eq!(find(SANDBOX).unwrap().credits(Deployment::Cloud), Some(0));
+    }
+
+    #[test]
+    fn catalogue_has_every_promised_system_once() {
+        let ids: Vec<_> = systems().iter().map(|s| s.id).collect();
+        for id in
+            ["sandbox", "sap_s4hana", "sap_ecc", "ibm_maximo", "netsuite", "fm_systems", "upkeep", "limble", "fiix"]
+        {
+            assert_eq!(ids.iter().filter(|&&i| i == id).count(), 1, "{id}");
+        }
+    }
+}

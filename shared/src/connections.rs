@@ -1,0 +1,248 @@
+//! Connecting, listing, disconnecting and re-keying customer systems: the rules of credits and
+//! tokens, written against the ports so that every step is one atomic store call.
+
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use std::sync::Arc;
+
+use crate::{
+    catalog::{self, Deployment},
+    connectors::{ConnectorError, Connectors, Credentials},
+    error::{ApiError, ErrorCode},
+    model::{Connection, ConnectionStatus, Settings, TokenRecord},
+    ports::{ConnectionStore, Disconnected, SecretStore, StoreError},
+    token::{self, IssuedToken, TokenKind},
+};
+
+/// The entities a connection syncs unless told otherwise.
+pub const ENTITIES: [&str; 8] =
+    ["purchase-orders", "work-orders", "assets", "materials", "inventories", "vendors", "sites", "locations"];
+
+/// Body of `POST /v1/connections`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectRequest {
+    /// Catalogue id.
+    pub system: String,
+    /// Cloud or on-premises; cloud when omitted.
+    #[serde(default)]
+    pub deployment: Option<Deployment>,
+    /// What the system needs to let us in.
+    pub credentials: Map<String, Value>,
+    /// A label.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Sync settings; defaults apply to what is omitted.
+    #[serde(default)]
+    pub settings: Option<SettingsInput>,
+}
+
+/// Sync settings as a caller may send them.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SettingsInput {
+    /// Which entities to sync.
+    pub sync_entities: Option<Vec<String>>,
+    /// Minutes between scheduled syncs (1–1440, default 60).
+    pub sync_interval_minutes: Option<u32>,
+    /// Days of history a full sync takes (1–3650, default 365).
+    pub historical_days: Option<u32>,
+}
+
+impl SettingsInput {
+    /// Applies defaults and bounds; the error names the field.
+    pub fn resolve(self) -> Result<Settings, ApiError> {
+        let sync_entities = self.sync_entities.unwrap_or_else(|| ENTITIES.map(String::from).to_vec());
+        for (i, e) in sync_entities.iter().enumerate() {
+            if !ENTITIES.contains(&e.as_str()) {
+                return Err(ApiError::invalid_field(
+                    format!("settings.syncEntities[{i}]"),
+                    format!("unknown entity \"{e}\"; one of {}", ENTITIES.join(", ")),
+                ));
+            }
+        }
+        let sync_interval_minutes = self.sync_interval_minutes.unwrap_or(60);
+        if !(1..=1440).contains(&sync_interval_minutes) {
+            return Err(ApiError::invalid_field("settings.syncIntervalMinutes", "must be from 1 to 1440"));
+        }
+        let historical_days = self.historical_days.unwrap_or(365);
+        if !(1..=3650).contains(&historical_days) {
+            return Err(ApiError::invalid_field("settings.historicalDays", "must be from 1 to 3650"));
+        }
+        Ok(Settings { sync_entities, sync_interval_minutes, historical_days })
+    }
+}
+
+/// The name of the secret that holds a connection's credentials.
+pub fn secret_name(account_id: &str, connection_id: &str) -> String {
+    format!("connections/{account_id}/{connection_id}/credentials")
+}
+
+/// The connection operations, over whichever store, secret store and connectors it is given.
+#[derive(Clone)]
+pub struct ConnectionService {
+    store: Arc<dyn ConnectionStore>,
+    secrets: Arc<dyn SecretStore>,
+    connectors: Connectors,
+}
+
+fn backend(e: StoreError) -> ApiError {
+    match e {
+        StoreError::NotFound => ApiError::not_found("connection"),
+        StoreError::InsufficientCredits => {
+            ApiError::new(ErrorCode::InsufficientCredits, "The credit pool cannot pay for this connection.")
+        }
+        StoreError::Conflict(m) => ApiError::new(ErrorCode::Conflict, m),
+        StoreError::Backend(m) => {
+            tracing::error!(error = %m, "storage failure");
+            ApiError::internal()
+        }
+    }
+}
+
+impl ConnectionService {
+    /// Wires the service to its ports.
+    pub fn new(store: Arc<dyn ConnectionStore>, secrets: Arc<dyn SecretStore>, connectors: Connectors) -> Self {
+        Self { store, secrets, connectors }
+    }
+
+    /// Checks the credentials with the system, stores them, then charges the pool and writes the
+    /// connection and its token in one transaction. Nothing is charged and no secret is left
+    /// behind when any step fails. Returns the connection and its token, shown this once.
+    pub async fn connect(
+        &self,
+        account_id: &str,
+        request: ConnectRequest,
+    ) -> Result<(Connection, IssuedToken), ApiError> {
+        let system = catalog::find(&request.system).ok_or_else(|| {
+            ApiError::invalid_field("system", format!("unknown system \"{}\"; see GET /v1/systems", request.system))
+        })?;
+        let deployment = request.deployment.unwrap_or(Deployment::Cloud);
+        let credits = system.credits(deployment).ok_or_else(|| {
+            ApiError::invalid_field("deployment", format!("{} is not offered as {}", system.name, deployment.as_str()))
+        })?;
+        let credentials = Credentials(request.credentials);
+        let missing: Vec<_> =
+            system.credentials.iter().filter(|f| f.required && credentials.text(f.name).is_none()).collect();
+        if !missing.is_empty() {
+            let mut err = ApiError::new(ErrorCode::InvalidRequest, format!("{} needs more credentials.", system.name));
+            for f in missing {
+                err = err.with_field(format!("credentials.{}", f.name), "required");
+            }
+            return Err(err);
+        }
+        let settings = request.settings.unwrap_or_default().resolve()?;
+        if request.name.as_ref().is_some_and(|n| n.chars().count() > 200) {
+            return Err(ApiError::invalid_field("name", "at most 200 characters"));
+        }
+        let connector = self.connectors.get(system.id).ok_or_else(|| {
+            ApiError::new(ErrorCode::SystemUnavailable, format!("Connecting {} is not available yet.", system.name))
+        })?;
+        connector.verify(&credentials).await.map_err(|e| match e {
+            ConnectorError::Rejected(reason) => {
+                ApiError::new(ErrorCode::InvalidCredentials, format!("{} refused the credentials.", system.name))
+                    .with_detail(reason)
+            }
+            ConnectorError::Upstream(reason) => {
+                ApiError::new(ErrorCode::UpstreamError, format!("{} failed.", system.name)).with_detail(reason)
+            }
+            ConnectorError::Timeout => {
+                ApiError::new(ErrorCode::UpstreamTimeout, format!("{} did not answer in time.", system.name))
+            }
+        })?;
+
+        let id = format!("conn_{}", ulid::Ulid::new().to_string().to_lowercase());
+        let issued = token::issue(if system.is_sandbox() { TokenKind::Sandbox } else { TokenKind::Connection });
+        let connection = Connection {
+            id: id.clone(),
+            account_id: account_id.to_owned(),
+            system: system.id.to_owned(),
+            deployment,
+            tier: system.tier,
+            credits,
+            status: ConnectionStatus::Active,
+            name: request.name,
+            created_at: Utc::now(),
+            disconnected_at: None,
+            settings,
+            last_sync: Default::default(),
+        };
+        let record = TokenRecord {
+            digest: issued.digest.clone(),
+            account_id: account_id.to_owned(),
+            connection_id: Some(id.clone()),
+            system: Some(system.id.to_owned()),
+        };
+        let secret = secret_name(account_id, &id);
+        let serialized = serde_json::to_string(&credentials.0).map_err(|_| ApiError::internal())?;
+        self.secrets.put(&secret, &serialized).await.map_err(backend)?;
+        if let Err(e) = self.store.insert_charged(&connection, &record).await {
+            if let Err(cleanup) = self.secrets.delete(&secret).await {
+                tracing::error!(error = %cleanup, connection = %id, "could not delete the secret of a failed connect");
+            }
+            return Err(backend(e));
+        }
+        tracing::info!(connection = %id, system = system.id, credits, "connected");
+        Ok((connection, issued))
+    }
+
+    /// One connection of the account; another account's is a 404.
+    pub async fn get(&self, account_id: &str, id: &str) -> Result<Connection, ApiError> {
+        self.store.connection(account_id, id).await.map_err(backend)?.ok_or_else(|| ApiError::not_found("connection"))
+    }
+
+    /// A page of the account's connections and the position after it.
+    pub async fn list(
+        &self,
+        account_id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<Connection>, Option<String>), ApiError> {
+        self.store.connections(account_id, after, limit).await.map_err(backend)
+    }
+
+    /// Every connection of the account that holds credits now.
+    pub async fn holding_credits(&self, account_id: &str) -> Result<Vec<Connection>, ApiError> {
+        let mut all = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let (page, next) = self.list(account_id, after.as_deref(), crate::page::MAX_LIMIT).await?;
+            all.extend(page.into_iter().filter(|c| c.status != ConnectionStatus::Disconnected));
+            match next {
+                Some(n) => after = Some(n),
+                None => return Ok(all),
+            }
+        }
+    }
+
+    /// Disconnects: the token dies and the credits return in one transaction, exactly once;
+    /// then the credentials go. Repeating it changes nothing and answers the same.
+    pub async fn disconnect(&self, account_id: &str, id: &str) -> Result<Disconnected, ApiError> {
+        let outcome = self.store.disconnect(account_id, id, Utc::now()).await.map_err(backend)?;
+        // Also on a repeat: a secret whose deletion failed before goes now.
+        if let Err(e) = self.secrets.delete(&secret_name(account_id, id)).await {
+            tracing::error!(error = %e, connection = %id, "could not delete the secret of a disconnected connection");
+        }
+        if let Disconnected::Now(c) = &outcome {
+            tracing::info!(connection = %id, credits = c.credits, "disconnected");
+        }
+        Ok(outcome)
+    }
+
+    /// Issues a new token for a connection; the old one fails from the next request on.
+    pub async fn rotate(&self, account_id: &str, id: &str) -> Result<(Connection, IssuedToken), ApiError> {
+        let current = self.get(account_id, id).await?;
+        let issued =
+            token::issue(if current.system == catalog::SANDBOX { TokenKind::Sandbox } else { TokenKind::Connection });
+        let record = TokenRecord {
+            digest: issued.digest.clone(),
+            account_id: account_id.to_owned(),
+            connection_id: Some(id.to_owned()),
+            system: Some(current.system.clone()),
+        };
+        let connection = self.store.rotate_token(account_id, id, &record).await.map_err(backend)?;
+        tracing::info!(connection = %id, "token rotated");
+        Ok((connection, issued))
+    }
+}

@@ -1,0 +1,126 @@
+//! The records Millwright keeps about its users: accounts, connections and the token records
+//! that authenticate them. They serialise to the API's camelCase and, through serde_dynamo, to
+//! DynamoDB items of the same shape.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+use crate::catalog::Deployment;
+
+/// A platform team: the owner of a credit pool and of connections.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Account {
+    /// `acct_…`
+    pub id: String,
+    /// Credits bought.
+    pub credits_total: u32,
+    /// Credits not held by a connection.
+    pub credits_available: u32,
+    /// When the account was opened.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Where a connection stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionStatus {
+    /// Working.
+    Active,
+    /// Ended by the user; its token is dead and its credits are back in the pool.
+    Disconnected,
+    /// The system rejected the stored credentials.
+    AuthRequired,
+    /// The system keeps failing.
+    Error,
+}
+
+/// Per-connection sync settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Settings {
+    /// The entities scheduled syncs copy.
+    pub sync_entities: Vec<String>,
+    /// Minutes between scheduled syncs (1–1440).
+    pub sync_interval_minutes: u32,
+    /// How far back a full sync reaches.
+    pub historical_days: u32,
+}
+
+/// What the last sync of one entity did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LastSync {
+    /// The sync run.
+    pub sync_id: String,
+    /// How it ended.
+    pub status: String,
+    /// When it ended.
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// A customer system connected to an account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Connection {
+    /// `conn_…`
+    pub id: String,
+    /// The owning account.
+    #[serde(skip_serializing_if = "String::is_empty", default)]
+    pub account_id: String,
+    /// Catalogue id of the system.
+    pub system: String,
+    /// Cloud or on-premises.
+    pub deployment: Deployment,
+    /// The system's tier.
+    pub tier: u8,
+    /// Credits this connection holds while it is not disconnected.
+    pub credits: u32,
+    /// Where it stands.
+    pub status: ConnectionStatus,
+    /// The user's label for it.
+    pub name: Option<String>,
+    /// When it was made.
+    pub created_at: DateTime<Utc>,
+    /// When it was disconnected.
+    pub disconnected_at: Option<DateTime<Utc>>,
+    /// Sync settings.
+    pub settings: Settings,
+    /// The last sync per entity.
+    #[serde(default)]
+    pub last_sync: BTreeMap<String, LastSync>,
+}
+
+/// Who a bearer credential belongs to, as stored under the credential's digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenRecord {
+    /// SHA-256 of the token (hex): the key it is found by.
+    pub digest: String,
+    /// The account it acts for.
+    pub account_id: String,
+    /// The connection it is scoped to; none for an account key.
+    pub connection_id: Option<String>,
+    /// The connection's system, so data calls need no second lookup.
+    pub system: Option<String>,
+}
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    /// The account key: manages connections and credits.
+    Account {
+        /// The account.
+        account_id: String,
+    },
+    /// A connection token: data calls for one connection.
+    Connection {
+        /// The owning account.
+        account_id: String,
+        /// The connection.
+        connection_id: String,
+        /// Its system.
+        system: String,
+    },
+}

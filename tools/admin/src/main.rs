@@ -1,0 +1,86 @@
+//! `millwright-admin`: what operators do outside the public API — provision a local stack's
+//! storage from infra/template.yaml, and open accounts on whatever AWS the environment names.
+
+use clap::{Parser, Subcommand};
+use millwright::adapters::{config::Backends, provision};
+use std::{path::PathBuf, process::ExitCode};
+
+#[derive(Parser)]
+#[command(about = "Millwright operator commands")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create the template's tables on the AWS endpoint and print the functions' environment.
+    Provision {
+        /// The SAM template.
+        #[arg(long, default_value = "infra/template.yaml")]
+        template: PathBuf,
+        /// The stack name the resources are named after.
+        #[arg(long, default_value = "millwright-local")]
+        stack: String,
+    },
+    /// Accounts.
+    Account {
+        #[command(subcommand)]
+        command: AccountCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AccountCommand {
+    /// Open an account and print its key (tables from ACCOUNTS_TABLE, TOKENS_TABLE, …).
+    Create {
+        /// Credits in the pool.
+        #[arg(long, default_value_t = 20)]
+        credits: u32,
+        /// Use this account key instead of issuing one.
+        #[arg(long)]
+        key: Option<String>,
+    },
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    match cli.command {
+        Command::Provision { template, stack } => {
+            let text = std::fs::read_to_string(&template).map_err(|e| format!("{}: {e}", template.display()))?;
+            let parsed = provision::parse(&text).map_err(|e| e.to_string())?;
+            let aws = aws_config::load_from_env().await;
+            let env = provision::provision(&aws_sdk_dynamodb::Client::new(&aws), &parsed, &stack)
+                .await
+                .map_err(|e| e.to_string())?;
+            for (k, v) in env {
+                println!("{k}={v}");
+            }
+            Ok(())
+        }
+        Command::Account { command: AccountCommand::Create { credits, key } } => {
+            let backends = Backends::from_env().await.map_err(|e| e.to_string())?;
+            let (account, key) =
+                millwright::accounts::open(backends.store.as_ref(), credits, key).await.map_err(|e| {
+                    format!(
+                        "{}: {}",
+                        e.message,
+                        e.details.iter().map(|d| d.message.as_str()).collect::<Vec<_>>().join("; ")
+                    )
+                })?;
+            eprintln!("opened {} with {credits} credits", account.id);
+            println!("{key}");
+            Ok(())
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run(Cli::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("millwright-admin: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
