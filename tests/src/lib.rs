@@ -1,1 +1,1 @@
-//! Black-box tests live in `tests/`; this crate has no library code of its own.
+//! Black-box tests of the running stack live in `tests/`; this crate has no code of its own.

@@ -1,0 +1,262 @@
+//! Black-box tests: the running local stack (scripts/dev, started by scripts/test) driven over
+//! HTTP as a new user would, plus a look at what it stored and logged.
+//!
+//! Needs `MILLWRIGHT_API_URL`, `MILLWRIGHT_ADMIN_BIN` (opens accounts), `MILLWRIGHT_STACK_LOG`
+//! (the stack's captured output) and the stack's AWS settings (`.local/stack.env`).
+
+use reqwest::{Client, Method, StatusCode};
+use serde_json::{Value, json};
+use std::process::Command;
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run these tests through scripts/test"))
+}
+
+struct Api {
+    base: String,
+    http: Client,
+}
+
+struct Answer {
+    status: StatusCode,
+    request_id: String,
+    body: Value,
+}
+
+impl Answer {
+    /// Asserts an error answer: its status, code, and the request id in header and body.
+    fn error(&self, status: u16, code: &str) -> &Self {
+        assert_eq!(self.status.as_u16(), status, "{}", self.body);
+        assert_eq!(self.body["error"]["code"], code, "{}", self.body);
+        assert_eq!(self.body["error"]["requestId"], self.request_id.as_str());
+        assert!(self.request_id.starts_with("req_"));
+        self
+    }
+}
+
+impl Api {
+    fn new() -> Self {
+        Self { base: env("MILLWRIGHT_API_URL"), http: Client::new() }
+    }
+
+    async fn call(&self, method: Method, path: &str, bearer: Option<&str>, body: Option<&str>) -> Answer {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(b) = bearer {
+            req = req.bearer_auth(b);
+        }
+        if let Some(b) = body {
+            req = req.header("content-type", "application/json").body(b.to_owned());
+        }
+        let res = req.send().await.expect("the stack answers");
+        let status = res.status();
+        let request_id =
+            res.headers().get("x-request-id").expect("X-Request-Id on every response").to_str().unwrap().to_owned();
+        let text = res.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"));
+        assert!(status.as_u16() < 500, "{path} answered {status}: {body}");
+        Answer { status, request_id, body }
+    }
+
+    async fn get(&self, path: &str, bearer: &str) -> Answer {
+        self.call(Method::GET, path, Some(bearer), None).await
+    }
+
+    async fn post(&self, path: &str, bearer: &str, body: Value) -> Answer {
+        self.call(Method::POST, path, Some(bearer), Some(&body.to_string())).await
+    }
+
+    /// Connects a sandbox with an API key and returns (connection id, token).
+    async fn connect_sandbox(&self, key: &str, api_key: &str) -> (String, String) {
+        let a = self
+            .post(
+                "/v1/connections",
+                key,
+                json!({"system": "sandbox", "deployment": "cloud", "credentials": {"apiKey": api_key}}),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+        (a.body["connection"]["id"].as_str().unwrap().to_owned(), a.body["token"].as_str().unwrap().to_owned())
+    }
+
+    async fn credits(&self, key: &str) -> Value {
+        let a = self.get("/v1/credits", key).await;
+        assert_eq!(a.status, StatusCode::OK);
+        let b = a.body;
+        assert_eq!(b["available"].as_u64().unwrap() + b["used"].as_u64().unwrap(), b["total"].as_u64().unwrap());
+        b
+    }
+}
+
+/// Opens an account through the operator tool and returns its key.
+fn account(credits: u32) -> String {
+    let out = Command::new(env("MILLWRIGHT_ADMIN_BIN"))
+        .args(["account", "create", "--credits", &credits.to_string()])
+        .output()
+        .expect("millwright-admin runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+fn random_hex() -> String {
+    format!("{:032x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos())
+}
+
+#[tokio::test]
+async fn sandbox_connect_read_disconnect() {
+    let api = Api::new();
+    let key = account(20);
+    let before = api.credits(&key).await;
+    let (id, token) = api.connect_sandbox(&key, "x").await;
+    assert!(token.starts_with("mw_test_"));
+
+    let list = api.get("/v1/purchase-orders", &token).await;
+    assert_eq!(list.status, StatusCode::OK);
+    let first = &list.body["data"][0];
+    assert!(first["key"].is_string() && first["lineItems"].is_array() && first["remoteData"].is_object());
+    let one = api.get(&format!("/v1/purchase-orders/{}", first["key"].as_str().unwrap()), &token).await;
+    assert_eq!(one.body["data"], *first);
+    api.get("/v1/purchase-orders/PO-0", &token).await.error(404, "NOT_FOUND");
+
+    let mut keys = Vec::new();
+    let mut path = "/v1/purchase-orders?limit=7".to_owned();
+    loop {
+        let page = api.get(&path, &token).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        keys.extend(page.body["data"].as_array().unwrap().iter().map(|p| p["key"].as_str().unwrap().to_owned()));
+        match page.body["nextCursor"].as_str() {
+            Some(c) => path = format!("/v1/purchase-orders?limit=7&cursor={c}"),
+            None => break,
+        }
+    }
+    let mut unique = keys.clone();
+    unique.sort();
+    unique.dedup();
+    assert!(keys.len() >= 50);
+    assert_eq!(unique.len(), keys.len(), "every record exactly once");
+
+    let gone = api.post(&format!("/v1/connections/{id}/disconnect"), &key, json!({})).await;
+    assert_eq!(gone.status, StatusCode::OK);
+    assert_eq!(gone.body["connection"]["status"], "disconnected");
+    api.get("/v1/purchase-orders", &token).await.error(401, "AUTHENTICATION_FAILED");
+    let again = api.post(&format!("/v1/connections/{id}/disconnect"), &key, json!({})).await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert_eq!(again.body["connection"], gone.body["connection"], "a repeat changes nothing");
+    assert_eq!(api.credits(&key).await["available"], before["available"]);
+}
+
+#[tokio::test]
+async fn the_catalogue_prices_every_system() {
+    let api = Api::new();
+    let a = api.call(Method::GET, "/v1/systems", None, None).await;
+    assert_eq!(a.status, StatusCode::OK);
+    let systems = a.body["data"].as_array().unwrap();
+    let credits = |id: &str, dep: &str| {
+        let s = systems.iter().find(|s| s["id"] == id).unwrap_or_else(|| panic!("{id} listed"));
+        s["deployments"].as_array().unwrap().iter().find(|d| d["type"] == dep).map(|d| d["credits"].as_u64().unwrap())
+    };
+    assert_eq!(credits("sap_s4hana", "cloud"), Some(4));
+    assert_eq!(credits("sap_s4hana", "on_prem"), Some(8));
+    assert_eq!(credits("sap_ecc", "on_prem"), Some(8));
+    assert_eq!(credits("ibm_maximo", "cloud"), Some(2));
+    assert_eq!(credits("sandbox", "cloud"), Some(0));
+    for id in ["sandbox", "sap_s4hana", "sap_ecc", "ibm_maximo", "netsuite", "fm_systems", "upkeep", "limble", "fiix"] {
+        let s = systems.iter().find(|s| s["id"] == id).unwrap_or_else(|| panic!("{id} listed"));
+        assert!(s["tier"].is_u64() && s["category"].is_string() && s["credentials"].is_array(), "{s}");
+    }
+    assert!(a.body["nextCursor"].is_null());
+}
+
+#[tokio::test]
+async fn bad_input_gets_the_right_error_and_moves_nothing() {
+    let api = Api::new();
+    let key = account(5);
+    let before = api.credits(&key).await;
+    let c = "/v1/connections";
+    let bad = api.post(c, &key, json!({"system": "sandbox", "credentials": {"apiKey": "invalid"}})).await;
+    bad.error(400, "INVALID_CREDENTIALS");
+    assert!(!bad.body["error"]["details"].as_array().unwrap().is_empty(), "the system's reason");
+    api.call(Method::POST, c, Some(&key), None).await.error(400, "INVALID_REQUEST");
+    api.call(Method::POST, c, Some(&key), Some("{\"system\": ")).await.error(400, "INVALID_REQUEST");
+    let unknown = api.post(c, &key, json!({"system": "nope", "credentials": {}})).await;
+    assert_eq!(unknown.error(400, "INVALID_REQUEST").body["error"]["details"][0]["field"], "system");
+    let missing = api.post(c, &key, json!({"system": "sandbox", "credentials": {}})).await;
+    assert_eq!(missing.error(400, "INVALID_REQUEST").body["error"]["details"][0]["field"], "credentials.apiKey");
+    let deployment = api.post(c, &key, json!({"system": "sap_ecc", "deployment": "cloud", "credentials": {}})).await;
+    assert_eq!(deployment.error(400, "INVALID_REQUEST").body["error"]["details"][0]["field"], "deployment");
+    let interval = json!({"system": "sandbox", "credentials": {"apiKey": "k"}, "settings": {"syncIntervalMinutes": 0}});
+    api.post(c, &key, interval).await.error(400, "INVALID_REQUEST");
+    api.call(Method::GET, c, None, None).await.error(401, "AUTHENTICATION_FAILED");
+    api.get(c, "not-a-token").await.error(401, "AUTHENTICATION_FAILED");
+    api.get(c, &format!("mw_acct_{}{}", random_hex(), random_hex())).await.error(401, "AUTHENTICATION_FAILED");
+    let (_, token) = api.connect_sandbox(&key, "k").await;
+    api.get(c, &token).await.error(403, "PERMISSION_DENIED");
+    api.get("/v1/purchase-orders", &key).await.error(403, "PERMISSION_DENIED");
+    api.get("/v1/purchase-orders?limit=0", &token).await.error(400, "INVALID_REQUEST");
+    api.get("/v1/purchase-orders?cursor=zz", &token).await.error(400, "INVALID_REQUEST");
+    let after = api.credits(&key).await;
+    assert_eq!(after["available"], before["available"]);
+    assert_eq!(after["total"], before["total"]);
+}
+
+#[tokio::test]
+async fn one_account_cannot_reach_another_accounts_connections() {
+    let api = Api::new();
+    let (a, b) = (account(2), account(2));
+    let (id, token) = api.connect_sandbox(&a, "k").await;
+    api.get(&format!("/v1/connections/{id}"), &b).await.error(404, "NOT_FOUND");
+    api.post(&format!("/v1/connections/{id}/disconnect"), &b, json!({})).await.error(404, "NOT_FOUND");
+    api.post(&format!("/v1/connections/{id}/token"), &b, json!({})).await.error(404, "NOT_FOUND");
+    let listed = api.get("/v1/connections", &b).await;
+    assert!(listed.body["data"].as_array().unwrap().iter().all(|c| c["id"] != id.as_str()));
+    assert_eq!(api.get(&format!("/v1/connections/{id}"), &a).await.body["connection"]["status"], "active");
+    assert_eq!(api.get("/v1/purchase-orders?limit=1", &token).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_rotated_token_replaces_the_old_one_at_once() {
+    let api = Api::new();
+    let key = account(1);
+    let (id, old) = api.connect_sandbox(&key, "k").await;
+    let rotated = api.post(&format!("/v1/connections/{id}/token"), &key, json!({})).await;
+    assert_eq!(rotated.status, StatusCode::OK);
+    let new = rotated.body["token"].as_str().unwrap();
+    assert!(new.starts_with("mw_test_") && new != old);
+    api.get("/v1/purchase-orders", &old).await.error(401, "AUTHENTICATION_FAILED");
+    assert_eq!(api.get("/v1/purchase-orders", new).await.status, StatusCode::OK);
+    let listed = api.get("/v1/connections", &key).await;
+    assert_eq!(listed.body["data"][0]["id"], id.as_str());
+}
+
+/// Every string value in every item of a table, as one text.
+async fn table_text(dynamo: &aws_sdk_dynamodb::Client, table: &str) -> String {
+    let out = dynamo.scan().table_name(table).send().await.unwrap();
+    format!("{:?}", out.items())
+}
+
+#[tokio::test]
+async fn no_token_key_or_credential_is_stored_or_logged() {
+    let api = Api::new();
+    let key = account(1);
+    let credential = format!("sandbox-credential-{}", random_hex());
+    let (id, token) = api.connect_sandbox(&key, &credential).await;
+    let rotated = api.post(&format!("/v1/connections/{id}/token"), &key, json!({})).await;
+    let new_token = rotated.body["token"].as_str().unwrap().to_owned();
+    api.get("/v1/purchase-orders", &new_token).await;
+    api.post(&format!("/v1/connections/{id}/disconnect"), &key, json!({})).await;
+
+    let aws = aws_config::load_from_env().await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&aws);
+    let mut stored = String::new();
+    for table in ["ACCOUNTS_TABLE", "CONNECTIONS_TABLE", "TOKENS_TABLE"] {
+        stored.push_str(&table_text(&dynamo, &env(table)).await);
+    }
+    assert!(stored.contains(&id), "the scan sees this test's connection");
+    // Give the emulator a moment to flush the functions' output to the captured log.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let logs = std::fs::read_to_string(env("MILLWRIGHT_STACK_LOG")).unwrap();
+    assert!(logs.contains(&id), "the log holds this test's requests");
+    for secret in [&key, &token, &new_token, &credential] {
+        assert!(!stored.contains(secret.as_str()), "DynamoDB holds a secret");
+        assert!(!logs.contains(secret.as_str()), "the logs hold a secret");
+    }
+}
