@@ -8,16 +8,14 @@ use std::sync::Arc;
 
 use crate::{
     catalog::{self, Deployment},
-    connectors::{ConnectorError, Connectors, Credentials},
+    connectors::{Connectors, Credentials},
+    entities::Entity,
     error::{ApiError, ErrorCode},
     model::{Connection, ConnectionStatus, Settings, TokenRecord},
     ports::{ConnectionStore, Disconnected, SecretStore, StoreError},
+    records::connector_error,
     token::{self, IssuedToken, TokenKind},
 };
-
-/// The entities a connection syncs unless told otherwise.
-pub const ENTITIES: [&str; 8] =
-    ["purchase-orders", "work-orders", "assets", "materials", "inventories", "vendors", "sites", "locations"];
 
 /// Body of `POST /v1/connections`.
 #[derive(Debug, Deserialize)]
@@ -53,12 +51,14 @@ pub struct SettingsInput {
 impl SettingsInput {
     /// Applies defaults and bounds; the error names the field.
     pub fn resolve(self) -> Result<Settings, ApiError> {
-        let sync_entities = self.sync_entities.unwrap_or_else(|| ENTITIES.map(String::from).to_vec());
+        let sync_entities =
+            self.sync_entities.unwrap_or_else(|| Entity::ALL.iter().map(|e| e.path().to_owned()).collect());
         for (i, e) in sync_entities.iter().enumerate() {
-            if !ENTITIES.contains(&e.as_str()) {
+            if Entity::from_path(e).is_none() {
+                let known: Vec<_> = Entity::ALL.iter().map(|e| e.path()).collect();
                 return Err(ApiError::invalid_field(
                     format!("settings.syncEntities[{i}]"),
-                    format!("unknown entity \"{e}\"; one of {}", ENTITIES.join(", ")),
+                    format!("unknown entity \"{e}\"; one of {}", known.join(", ")),
                 ));
             }
         }
@@ -139,18 +139,7 @@ impl ConnectionService {
         let connector = self.connectors.get(system.id).ok_or_else(|| {
             ApiError::new(ErrorCode::SystemUnavailable, format!("Connecting {} is not available yet.", system.name))
         })?;
-        connector.verify(&credentials).await.map_err(|e| match e {
-            ConnectorError::Rejected(reason) => {
-                ApiError::new(ErrorCode::InvalidCredentials, format!("{} refused the credentials.", system.name))
-                    .with_detail(reason)
-            }
-            ConnectorError::Upstream(reason) => {
-                ApiError::new(ErrorCode::UpstreamError, format!("{} failed.", system.name)).with_detail(reason)
-            }
-            ConnectorError::Timeout => {
-                ApiError::new(ErrorCode::UpstreamTimeout, format!("{} did not answer in time.", system.name))
-            }
-        })?;
+        connector.verify(&credentials).await.map_err(|e| connector_error(system.id, e))?;
 
         let id = format!("conn_{}", ulid::Ulid::new().to_string().to_lowercase());
         let issued = token::issue(if system.is_sandbox() { TokenKind::Sandbox } else { TokenKind::Connection });

@@ -86,3 +86,42 @@ pub trait SecretStore: Send + Sync {
     /// Deletes a secret; deleting one that is gone succeeds.
     async fn delete(&self, name: &str) -> Result<(), StoreError>;
 }
+
+/// A response kept for an idempotency key, replayed to retries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// The JSON body as sent.
+    pub body: String,
+}
+
+/// What a claim on an idempotency key found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// The key was free: this request owns it now.
+    Claimed,
+    /// A request with this key finished; its fingerprint and response.
+    Done {
+        /// Fingerprint of the first request.
+        fingerprint: String,
+        /// What it answered.
+        response: StoredResponse,
+    },
+    /// A request with this key is still running.
+    InProgress {
+        /// Fingerprint of that request.
+        fingerprint: String,
+    },
+}
+
+/// Idempotency keys of writes, per connection, kept for 24 hours.
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync {
+    /// Claims `key` in `scope` for a request with `fingerprint`, unless a live claim exists.
+    async fn claim(&self, scope: &str, key: &str, fingerprint: &str, now: DateTime<Utc>) -> Result<Claim, StoreError>;
+    /// Records the response of the request that holds the claim.
+    async fn complete(&self, scope: &str, key: &str, response: &StoredResponse) -> Result<(), StoreError>;
+    /// Gives the claim up (the request failed without writing), so a retry runs again.
+    async fn release(&self, scope: &str, key: &str) -> Result<(), StoreError>;
+}

@@ -9,7 +9,7 @@ use millwright::{
     catalog,
     connections::ConnectRequest,
     error::ApiError,
-    page,
+    openapi, page,
 };
 use serde_json::json;
 use std::sync::Arc;
@@ -18,6 +18,7 @@ use std::sync::Arc;
 pub async fn route(services: Arc<Services>, request: ApiRequest) -> Result<Reply, ApiError> {
     match (request.method.as_str(), request.path().as_slice()) {
         ("GET", ["v1", "systems"]) => Ok(Reply::ok(json!({"data": catalog::systems(), "nextCursor": null}))),
+        ("GET", ["v1", "openapi.json"]) => Ok(Reply::ok(openapi::document())),
         ("GET", ["v1", "credits"]) => credits(&services, &request).await,
         ("POST", ["v1", "connections"]) => connect(&services, &request).await,
         ("GET", ["v1", "connections"]) => list(&services, &request).await,

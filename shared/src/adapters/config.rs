@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::{dynamo::DynamoStore, http::ApiRequest, secrets::SecretsManagerStore};
+use super::{dynamo::DynamoStore, http::ApiRequest, idempotency::DynamoIdempotency, secrets::SecretsManagerStore};
 use crate::{
     auth,
     connections::ConnectionService,
@@ -11,6 +11,7 @@ use crate::{
     error::ApiError,
     model::Principal,
     ports::{AccountStore, TokenStore},
+    records::RecordService,
 };
 
 /// The DynamoDB tables Millwright uses.
@@ -22,6 +23,8 @@ pub struct Tables {
     pub connections: String,
     /// Token digests.
     pub tokens: String,
+    /// Idempotency keys of writes.
+    pub idempotency: String,
 }
 
 /// Everything a function needs to reach its resources.
@@ -47,6 +50,7 @@ impl Config {
                 accounts: var("ACCOUNTS_TABLE")?,
                 connections: var("CONNECTIONS_TABLE")?,
                 tokens: var("TOKENS_TABLE")?,
+                idempotency: var("IDEMPOTENCY_TABLE")?,
             },
             secrets_prefix: var("SECRETS_PREFIX")?,
         })
@@ -65,14 +69,18 @@ pub struct Backends {
     pub store: Arc<DynamoStore>,
     /// Connection credentials.
     pub secrets: Arc<SecretsManagerStore>,
+    /// Idempotency keys.
+    pub idempotency: Arc<DynamoIdempotency>,
 }
 
 impl Backends {
     /// Builds the clients for a configuration (`AWS_ENDPOINT_URL` points them at a local stack).
     pub async fn new(config: Config) -> Self {
         let aws = aws_config::load_from_env().await;
+        let dynamo = aws_sdk_dynamodb::Client::new(&aws);
         Self {
-            store: Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), config.tables)),
+            idempotency: Arc::new(DynamoIdempotency::new(dynamo.clone(), config.tables.idempotency.clone())),
+            store: Arc::new(DynamoStore::new(dynamo, config.tables)),
             secrets: Arc::new(SecretsManagerStore::new(
                 aws_sdk_secretsmanager::Client::new(&aws),
                 config.secrets_prefix,
@@ -92,7 +100,12 @@ impl Backends {
 
     /// What the API functions share: authentication and the connection service.
     pub fn services(&self, connectors: Connectors) -> Services {
-        Services { tokens: self.store.clone(), accounts: self.store.clone(), connections: self.connections(connectors) }
+        Services {
+            tokens: self.store.clone(),
+            accounts: self.store.clone(),
+            records: RecordService::new(connectors.clone(), self.idempotency.clone()),
+            connections: self.connections(connectors),
+        }
     }
 }
 
@@ -105,6 +118,8 @@ pub struct Services {
     pub accounts: Arc<dyn AccountStore>,
     /// Connection operations.
     pub connections: ConnectionService,
+    /// Data calls.
+    pub records: RecordService,
 }
 
 impl Services {
@@ -115,6 +130,6 @@ impl Services {
 
     /// The caller of a request.
     pub async fn caller(&self, request: &ApiRequest) -> Result<Principal, ApiError> {
-        auth::authenticate(self.tokens.as_ref(), request.authorization.as_deref()).await
+        auth::authenticate(self.tokens.as_ref(), request.header("authorization")).await
     }
 }

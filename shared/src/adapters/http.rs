@@ -21,8 +21,8 @@ pub struct ApiRequest {
     pub segments: Vec<String>,
     /// Query parameters (first value of each).
     pub query: HashMap<String, String>,
-    /// The `Authorization` header.
-    pub authorization: Option<String>,
+    /// Headers, by lowercase name.
+    pub headers: HashMap<String, String>,
     /// The raw body.
     pub body: Vec<u8>,
     /// `req_…`, echoed in `X-Request-Id` and in error bodies.
@@ -33,6 +33,11 @@ impl ApiRequest {
     /// The path segments as `&str`s, for matching.
     pub fn path(&self) -> Vec<&str> {
         self.segments.iter().map(String::as_str).collect()
+    }
+
+    /// A header (names are lowercase).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(String::as_str)
     }
 
     /// A query parameter.
@@ -105,11 +110,11 @@ fn parse(event: &Request) -> ApiRequest {
             .query_string_parameters_ref()
             .map(|q| q.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect())
             .unwrap_or_default(),
-        authorization: event
+        headers: event
             .headers()
-            .get(lambda_http::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect(),
         body: event.body().as_ref().to_vec(),
         request_id: request_id(event),
     }

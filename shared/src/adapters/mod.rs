@@ -3,5 +3,6 @@
 pub mod config;
 pub mod dynamo;
 pub mod http;
+pub mod idempotency;
 pub mod provision;
 pub mod secrets;

@@ -1,11 +1,19 @@
 //! Connectors speak each customer system's own protocol. The domain reaches them through the
-//! `Connector` trait; `Connectors` says which system has one.
+//! `Connector` trait; `Connectors` says which system has one. A connector declares what it can do
+//! in its `Capabilities`; what it does not declare, the API refuses before calling it.
 
 pub mod sandbox;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use std::{collections::HashMap, sync::Arc};
+
+use crate::{
+    capabilities::Capabilities,
+    entities::{Entity, Record},
+    error::ErrorCode,
+};
 
 /// Credentials for a customer system as the user sent them. Never printed.
 #[derive(Clone, PartialEq)]
@@ -30,6 +38,22 @@ pub enum ConnectorError {
     /// The system refused the credentials; the text is the system's reason.
     #[error("credentials rejected: {0}")]
     Rejected(String),
+    /// The system refused a write by one of its business rules.
+    #[error("{code:?}: {message}")]
+    Rule {
+        /// `INVALID_VENDOR`, `OUT_OF_STOCK`, `INVALID_STATE`, …
+        code: ErrorCode,
+        /// The system's reason.
+        message: String,
+        /// The field the rule concerns.
+        field: Option<String>,
+    },
+    /// The record does not exist in the system.
+    #[error("not found")]
+    NotFound,
+    /// The connector does not implement this operation.
+    #[error("not supported")]
+    Unsupported,
     /// The system answered with an error.
     #[error("system error: {0}")]
     Upstream(String),
@@ -38,11 +62,71 @@ pub enum ConnectorError {
     Timeout,
 }
 
-/// One customer system's protocol.
+/// What a list asks for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListQuery {
+    /// Only records whose key sorts after this one.
+    pub after: Option<String>,
+    /// At most this many.
+    pub limit: usize,
+    /// Only records changed after this instant.
+    pub modified_after: Option<DateTime<Utc>>,
+    /// Only records in this status.
+    pub status: Option<String>,
+    /// Soft-deleted records too.
+    pub include_deleted: bool,
+}
+
+/// One page of records, in key order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    /// The records.
+    pub records: Vec<Record>,
+    /// Whether more follow the last one.
+    pub more: bool,
+}
+
+/// One customer system's protocol. Data operations default to `Unsupported`; a connector
+/// implements those its capabilities declare.
 #[async_trait]
 pub trait Connector: Send + Sync {
     /// Asks the system whether these credentials work, without changing anything there.
     async fn verify(&self, credentials: &Credentials) -> Result<(), ConnectorError>;
+
+    /// What the system supports, entity by entity.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities(Vec::new())
+    }
+
+    /// A page of records.
+    async fn list(&self, _entity: Entity, _query: &ListQuery) -> Result<Page, ConnectorError> {
+        Err(ConnectorError::Unsupported)
+    }
+
+    /// One record by key.
+    async fn get(&self, _entity: Entity, _key: &str) -> Result<Option<Record>, ConnectorError> {
+        Err(ConnectorError::Unsupported)
+    }
+
+    /// Creates a record; answers it as the system stored it.
+    async fn create(&self, _entity: Entity, _body: &Record) -> Result<Record, ConnectorError> {
+        Err(ConnectorError::Unsupported)
+    }
+
+    /// Changes fields of a record; answers the record after the change.
+    async fn update(&self, _entity: Entity, _key: &str, _patch: &Record) -> Result<Record, ConnectorError> {
+        Err(ConnectorError::Unsupported)
+    }
+
+    /// Moves a record to a status; answers the record after the change.
+    async fn change_status(&self, _entity: Entity, _key: &str, _status: &str) -> Result<Record, ConnectorError> {
+        Err(ConnectorError::Unsupported)
+    }
+
+    /// Deletes a record (softly, where the system keeps it); answers the record as it ends.
+    async fn delete(&self, _entity: Entity, _key: &str) -> Result<Record, ConnectorError> {
+        Err(ConnectorError::Unsupported)
+    }
 }
 
 /// The connectors available, by system id.

@@ -1,0 +1,149 @@
+//! The OpenAPI document served at `GET /v1/openapi.json`: the hand-written parts in
+//! openapi.yaml, plus the entity endpoints and schemas generated from the unified model, so the
+//! document cannot drift from the fields the API accepts.
+
+use serde_json::{Map, Value, json};
+
+use crate::entities::{COMMON_FIELDS, Entity, FieldType, LINE_ITEM_FIELDS};
+
+const BASE: &str = include_str!("../../openapi.yaml");
+
+fn field_schema(kind: FieldType) -> Value {
+    match kind {
+        FieldType::Text => json!({"type": ["string", "null"]}),
+        FieldType::Decimal => {
+            json!({"type": ["string", "null"], "pattern": "^-?[0-9]+(\\.[0-9]+)?$", "description": "An exact decimal."})
+        }
+        FieldType::DateTime => json!({"type": ["string", "null"], "format": "date-time"}),
+        FieldType::Bool => json!({"type": "boolean"}),
+        FieldType::Object => json!({"type": "object"}),
+        FieldType::LineItems => json!({"type": "array", "items": {"$ref": "#/components/schemas/LineItem"}}),
+    }
+}
+
+fn object(fields: &[(&str, FieldType)], required: &[&str]) -> Value {
+    let properties: Map<String, Value> = fields.iter().map(|(n, t)| ((*n).to_owned(), field_schema(*t))).collect();
+    json!({"type": "object", "required": required, "properties": properties})
+}
+
+fn error(codes: &[&str]) -> Map<String, Value> {
+    codes.iter().map(|c| ((*c).to_owned(), json!({"$ref": "#/components/responses/Error"}))).collect()
+}
+
+fn ok(status: &str, description: &str, schema: Value, codes: &[&str]) -> Value {
+    let mut responses = error(codes);
+    responses.insert(
+        status.into(),
+        json!({"description": description,
+               "headers": {"X-Request-Id": {"$ref": "#/components/headers/RequestId"}},
+               "content": {"application/json": {"schema": schema}}}),
+    );
+    Value::Object(responses)
+}
+
+const IDEMPOTENCY: &str = "IdempotencyKey";
+
+/// The endpoints of one entity.
+fn paths(entity: Entity) -> [(String, Value); 3] {
+    let name = entity.schema_name();
+    let one = json!({"type": "object", "required": ["data"], "properties": {"data": {"$ref": format!("#/components/schemas/{name}")}}});
+    let page = json!({"type": "object", "required": ["data", "nextCursor"], "properties": {
+        "data": {"type": "array", "items": {"$ref": format!("#/components/schemas/{name}")}},
+        "nextCursor": {"type": ["string", "null"]}}});
+    let security = json!([{"connectionToken": []}]);
+    let key = json!({"name": "key", "in": "path", "required": true, "schema": {"type": "string"}});
+    let idempotency = json!({"$ref": format!("#/components/parameters/{IDEMPOTENCY}")});
+    let body = |schema: Value| json!({"required": true, "content": {"application/json": {"schema": schema}}});
+    let write = json!({"$ref": format!("#/components/schemas/{name}Write")});
+    let read_errors = ["400", "401", "403", "405", "503"];
+    let write_errors = ["400", "401", "403", "404", "405", "409", "413", "422", "502", "503", "504"];
+    let what = entity.singular();
+    let op = |verb: &str| format!("{verb}{name}");
+    [
+        (
+            format!("/v1/{}", entity.path()),
+            json!({
+                "get": {"operationId": op("list"), "summary": format!("List {}s, ordered by key.", what),
+                        "security": security, "parameters": [
+                            {"$ref": "#/components/parameters/Limit"}, {"$ref": "#/components/parameters/Cursor"},
+                            {"name": "modifiedAfter", "in": "query", "schema": {"type": "string", "format": "date-time"},
+                             "description": "Only records changed after this instant."},
+                            {"name": "status", "in": "query", "schema": {"type": "string"},
+                             "description": "Only records with this statusKey."},
+                            {"name": "includeDeleted", "in": "query", "schema": {"type": "boolean", "default": false}}],
+                        "responses": ok("200", "A page of records.", page, &read_errors)},
+                "post": {"operationId": op("create"), "summary": format!("Create a {what} in the system."),
+                         "security": security, "parameters": [idempotency], "requestBody": body(write.clone()),
+                         "responses": ok("201", "The record as the system stored it.", one.clone(), &write_errors)},
+            }),
+        ),
+        (
+            format!("/v1/{}/{{key}}", entity.path()),
+            json!({
+                "parameters": [key],
+                "get": {"operationId": op("get"), "summary": format!("One {what}."), "security": security,
+                        "responses": ok("200", "The record.", one.clone(), &["401", "403", "404", "405", "503"])},
+                "patch": {"operationId": op("update"), "summary": format!("Change fields of a {what}."),
+                          "security": security, "parameters": [idempotency], "requestBody": body(write),
+                          "responses": ok("200", "The record after the change.", one.clone(), &write_errors)},
+                "delete": {"operationId": op("delete"), "summary": format!("Delete a {what} (softly where the system keeps it)."),
+                           "security": security, "parameters": [idempotency],
+                           "responses": ok("200", "The record as it ends.", one.clone(), &write_errors)},
+            }),
+        ),
+        (
+            format!("/v1/{}/{{key}}/status", entity.path()),
+            json!({
+                "parameters": [key],
+                "put": {"operationId": op("changeStatusOf"), "summary": format!("Move a {what} to a status."),
+                        "security": security, "parameters": [idempotency],
+                        "requestBody": body(json!({"type": "object", "additionalProperties": false,
+                                                   "required": ["statusKey"], "properties": {"statusKey": {"type": "string"}}})),
+                        "responses": ok("200", "The record after the change.", one, &write_errors)},
+            }),
+        ),
+    ]
+}
+
+/// The whole document.
+pub fn document() -> Value {
+    let mut doc: Value = serde_yaml::from_str(BASE).expect("openapi.yaml is valid YAML (a unit test checks it)");
+    for entity in Entity::ALL {
+        for (path, item) in paths(entity) {
+            doc["paths"][path] = item;
+        }
+        let mut fields: Vec<_> = COMMON_FIELDS.to_vec();
+        fields.extend_from_slice(entity.fields());
+        let mut read = object(&fields, &["key", "updatedAt", "deletedAt", "customFields", "remoteData"]);
+        read["description"] = json!(format!("A {} in the unified model.", entity.singular()));
+        let mut write = object(entity.fields(), &[]);
+        write["properties"]["customFields"] = json!({"type": "object"});
+        write["additionalProperties"] = json!(false);
+        write["description"] = json!("Which fields a system accepts is in GET /v1/capabilities.");
+        doc["components"]["schemas"][entity.schema_name()] = read;
+        doc["components"]["schemas"][format!("{}Write", entity.schema_name())] = write;
+    }
+    doc["components"]["schemas"]["LineItem"] = object(&LINE_ITEM_FIELDS, &[]);
+    doc["components"]["parameters"][IDEMPOTENCY] = json!({
+        "name": "Idempotency-Key", "in": "header", "required": false,
+        "description": "Makes the write safe to retry for 24 hours: the same key and body answer the first response.",
+        "schema": {"type": "string", "minLength": 1, "maxLength": 255}});
+    doc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_entity_has_its_endpoints_and_schemas() {
+        let doc = document();
+        assert_eq!(doc["openapi"], "3.1.0");
+        for e in Entity::ALL {
+            let list = &doc["paths"][format!("/v1/{}", e.path())];
+            assert!(list["get"].is_object() && list["post"].is_object(), "{e:?}");
+            assert!(doc["components"]["schemas"][e.schema_name()]["properties"]["remoteData"].is_object());
+        }
+        assert!(doc["paths"]["/v1/connections"]["post"].is_object(), "the hand-written part is kept");
+    }
+}

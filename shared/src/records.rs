@@ -1,0 +1,209 @@
+//! Data calls of one connection: reads, and writes that are checked against the system's
+//! capabilities before the system is called and made idempotent with `Idempotency-Key`.
+
+use chrono::Utc;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+
+use crate::{
+    capabilities::{Capabilities, Operation},
+    catalog,
+    connectors::{Connector, ConnectorError, Connectors, ListQuery, Page},
+    entities::{Entity, Record},
+    error::{ApiError, ErrorCode},
+    ports::{Claim, IdempotencyStore, StoreError, StoredResponse},
+};
+
+/// A write to a record.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Write {
+    /// `POST /v1/{entity}`
+    Create(Record),
+    /// `PATCH /v1/{entity}/{key}`
+    Update(String, Record),
+    /// `PUT /v1/{entity}/{key}/status`
+    ChangeStatus(String, String),
+    /// `DELETE /v1/{entity}/{key}`
+    Delete(String),
+}
+
+impl Write {
+    /// What a retry must repeat exactly for the same idempotency key.
+    fn fingerprint(&self, entity: Entity) -> String {
+        let canonical = match self {
+            Write::Create(body) => json!(["create", entity.path(), body]),
+            Write::Update(key, patch) => json!(["update", entity.path(), key, patch]),
+            Write::ChangeStatus(key, status) => json!(["status", entity.path(), key, status]),
+            Write::Delete(key) => json!(["delete", entity.path(), key]),
+        };
+        hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
+    }
+}
+
+/// The longest idempotency key accepted.
+const MAX_IDEMPOTENCY_KEY: usize = 255;
+
+/// Turns what a connector reports into the API's error.
+pub fn connector_error(system: &str, e: ConnectorError) -> ApiError {
+    let name = catalog::find(system).map_or(system.to_owned(), |s| s.name.to_owned());
+    match e {
+        ConnectorError::Rejected(reason) => {
+            ApiError::new(ErrorCode::InvalidCredentials, format!("{name} refused the credentials.")).with_detail(reason)
+        }
+        ConnectorError::Rule { code, message, field } => {
+            let err = ApiError::new(code, format!("{name} refused the change: {message}."));
+            match field {
+                Some(f) => err.with_field(f, message),
+                None => err.with_detail(message),
+            }
+        }
+        ConnectorError::NotFound => ApiError::new(ErrorCode::NotFound, format!("{name} has no such record.")),
+        ConnectorError::Unsupported => {
+            ApiError::new(ErrorCode::OperationNotSupported, format!("{name} does not support this operation."))
+        }
+        ConnectorError::Upstream(reason) => {
+            ApiError::new(ErrorCode::UpstreamError, format!("{name} failed.")).with_detail(reason)
+        }
+        ConnectorError::Timeout => ApiError::new(ErrorCode::UpstreamTimeout, format!("{name} did not answer in time.")),
+    }
+}
+
+fn storage(e: StoreError) -> ApiError {
+    tracing::error!(error = %e, "idempotency store failed");
+    ApiError::internal()
+}
+
+/// Reads and writes records through the connection's connector.
+#[derive(Clone)]
+pub struct RecordService {
+    connectors: Connectors,
+    idempotency: Arc<dyn IdempotencyStore>,
+}
+
+impl RecordService {
+    /// Wires the service to its connectors and idempotency store.
+    pub fn new(connectors: Connectors, idempotency: Arc<dyn IdempotencyStore>) -> Self {
+        Self { connectors, idempotency }
+    }
+
+    fn connector(&self, system: &str) -> Result<Arc<dyn Connector>, ApiError> {
+        self.connectors.get(system).ok_or_else(|| {
+            ApiError::new(ErrorCode::SystemUnavailable, "Data calls for this system are not available yet.")
+        })
+    }
+
+    /// The system's capabilities.
+    pub fn capabilities(&self, system: &str) -> Result<Capabilities, ApiError> {
+        Ok(self.connector(system)?.capabilities())
+    }
+
+    /// A page of records.
+    pub async fn list(&self, system: &str, entity: Entity, query: &ListQuery) -> Result<Page, ApiError> {
+        let connector = self.connector(system)?;
+        connector.capabilities().of(entity).require(Operation::List)?;
+        connector.list(entity, query).await.map_err(|e| connector_error(system, e))
+    }
+
+    /// One record; 404 when the system has none under the key.
+    pub async fn get(&self, system: &str, entity: Entity, key: &str) -> Result<Record, ApiError> {
+        let connector = self.connector(system)?;
+        connector.capabilities().of(entity).require(Operation::Get)?;
+        connector
+            .get(entity, key)
+            .await
+            .map_err(|e| connector_error(system, e))?
+            .ok_or_else(|| ApiError::not_found(entity.singular()))
+    }
+
+    /// Runs a write once per idempotency key: a retry with the same key and write gets the first
+    /// response, the same key with another write is a 409. Answers the status and JSON body.
+    pub async fn write(
+        &self,
+        connection_id: &str,
+        system: &str,
+        entity: Entity,
+        write: Write,
+        idempotency_key: Option<&str>,
+    ) -> Result<(u16, Value), ApiError> {
+        let Some(key) = idempotency_key else {
+            return self.execute(system, entity, &write).await;
+        };
+        if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY || key.chars().any(|c| c.is_control()) {
+            return Err(ApiError::invalid_field("Idempotency-Key", "1 to 255 printable characters"));
+        }
+        let fingerprint = write.fingerprint(entity);
+        let reused = || {
+            ApiError::new(
+                ErrorCode::IdempotencyKeyReused,
+                "This Idempotency-Key was used with a different request in the last 24 hours.",
+            )
+        };
+        match self.idempotency.claim(connection_id, key, &fingerprint, Utc::now()).await.map_err(storage)? {
+            Claim::Done { fingerprint: first, response } if first == fingerprint => {
+                let body = serde_json::from_str(&response.body).map_err(|_| ApiError::internal())?;
+                return Ok((response.status, body));
+            }
+            Claim::Done { .. } => return Err(reused()),
+            Claim::InProgress { fingerprint: first } if first == fingerprint => {
+                return Err(ApiError::new(
+                    ErrorCode::Conflict,
+                    "A request with this Idempotency-Key is still running; retry shortly.",
+                ));
+            }
+            Claim::InProgress { .. } => return Err(reused()),
+            Claim::Claimed => {}
+        }
+        match self.execute(system, entity, &write).await {
+            Ok((status, body)) => {
+                let stored = StoredResponse { status, body: body.to_string() };
+                self.idempotency.complete(connection_id, key, &stored).await.map_err(storage)?;
+                Ok((status, body))
+            }
+            Err(e) => {
+                self.idempotency.release(connection_id, key).await.map_err(storage)?;
+                Err(e)
+            }
+        }
+    }
+
+    async fn execute(&self, system: &str, entity: Entity, write: &Write) -> Result<(u16, Value), ApiError> {
+        let connector = self.connector(system)?;
+        let caps = connector.capabilities().of(entity);
+        let fail = |e| connector_error(system, e);
+        let current = |key: &str| {
+            let connector = connector.clone();
+            let key = key.to_owned();
+            async move {
+                connector
+                    .get(entity, &key)
+                    .await
+                    .map_err(fail)?
+                    .filter(|r| r.get("deletedAt").is_none_or(Value::is_null))
+                    .ok_or_else(|| ApiError::not_found(entity.singular()))
+            }
+        };
+        let (status, record) = match write {
+            Write::Create(body) => {
+                caps.check_create(body)?;
+                (201, connector.create(entity, body).await.map_err(fail)?)
+            }
+            Write::Update(key, patch) => {
+                caps.require(Operation::Update)?;
+                caps.check_update(patch, &current(key).await?)?;
+                (200, connector.update(entity, key, patch).await.map_err(fail)?)
+            }
+            Write::ChangeStatus(key, to) => {
+                caps.require(Operation::ChangeStatus)?;
+                caps.check_status(&current(key).await?, to)?;
+                (200, connector.change_status(entity, key, to).await.map_err(fail)?)
+            }
+            Write::Delete(key) => {
+                caps.require(Operation::Delete)?;
+                caps.check_delete(&current(key).await?)?;
+                (200, connector.delete(entity, key).await.map_err(fail)?)
+            }
+        };
+        Ok((status, json!({"data": record})))
+    }
+}
