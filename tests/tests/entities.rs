@@ -238,3 +238,27 @@ async fn writes_are_idempotent_per_key() {
     assert_eq!(b.status, StatusCode::CREATED);
     assert_ne!(b.body["data"]["createdAt"], Value::Null);
 }
+
+#[tokio::test]
+async fn reads_cost_at_most_two_aws_calls() {
+    let (api, token) = sandbox().await;
+    let mut ids = Vec::new();
+    for path in ["/v1/purchase-orders?limit=50", &format!("/v1/purchase-orders/{DRAFT_PO}"), "/v1/assets?status=down"] {
+        let a = api.get(path, &token).await;
+        assert_eq!(a.status, StatusCode::OK);
+        ids.push((path.to_owned(), a.request_id));
+    }
+    // The functions log each request with the AWS calls it made; give the log a moment to flush.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let log = std::fs::read_to_string(millwright_blackbox::env("MILLWRIGHT_STACK_LOG")).unwrap();
+    for (path, id) in ids {
+        let line = log
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|l| l["fields"]["request_id"] == id.as_str())
+            .unwrap_or_else(|| panic!("no log line for {id}"));
+        let calls = line["fields"]["aws_calls"].as_u64().unwrap();
+        println!("GET {path}: {calls} AWS call(s)");
+        assert!((1..=2).contains(&calls), "GET {path} made {calls} AWS calls");
+    }
+}

@@ -3,7 +3,10 @@
 
 use std::sync::Arc;
 
-use super::{dynamo::DynamoStore, http::ApiRequest, idempotency::DynamoIdempotency, secrets::SecretsManagerStore};
+use super::{
+    dynamo::DynamoStore, http::ApiRequest, idempotency::DynamoIdempotency, metering::CountCalls,
+    secrets::SecretsManagerStore,
+};
 use crate::{
     auth,
     connections::ConnectionService,
@@ -77,14 +80,16 @@ impl Backends {
     /// Builds the clients for a configuration (`AWS_ENDPOINT_URL` points them at a local stack).
     pub async fn new(config: Config) -> Self {
         let aws = aws_config::load_from_env().await;
-        let dynamo = aws_sdk_dynamodb::Client::new(&aws);
+        let dynamo = aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(&aws).interceptor(CountCalls).build(),
+        );
+        let secrets = aws_sdk_secretsmanager::Client::from_conf(
+            aws_sdk_secretsmanager::config::Builder::from(&aws).interceptor(CountCalls).build(),
+        );
         Self {
             idempotency: Arc::new(DynamoIdempotency::new(dynamo.clone(), config.tables.idempotency.clone())),
             store: Arc::new(DynamoStore::new(dynamo, config.tables)),
-            secrets: Arc::new(SecretsManagerStore::new(
-                aws_sdk_secretsmanager::Client::new(&aws),
-                config.secrets_prefix,
-            )),
+            secrets: Arc::new(SecretsManagerStore::new(secrets, config.secrets_prefix)),
         }
     }
 

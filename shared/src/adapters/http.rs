@@ -7,6 +7,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::{collections::HashMap, future::Future, sync::Arc, time::Instant};
 
+use super::metering;
 use crate::error::{ApiError, ErrorCode};
 
 /// The largest request body the API accepts.
@@ -155,11 +156,14 @@ where
         let state = state.clone();
         async move {
             let started = Instant::now();
+            metering::take();
             let request = parse(&event);
-            let (id, method, path) = (request.request_id.clone(), request.method.clone(), event.raw_http_path().to_owned());
+            let (id, method, path) =
+                (request.request_id.clone(), request.method.clone(), event.raw_http_path().to_owned());
             let outcome = route(state, request).await;
             let status = outcome.as_ref().map_or_else(|e| e.code.status(), |r| r.status);
-            tracing::info!(request_id = %id, %method, %path, status, millis = started.elapsed().as_millis() as u64, "request");
+            let (millis, aws_calls) = (started.elapsed().as_millis() as u64, metering::take());
+            tracing::info!(request_id = %id, %method, %path, status, millis, aws_calls, "request");
             Ok::<_, std::convert::Infallible>(render(&id, outcome))
         }
     }))

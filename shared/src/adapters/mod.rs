@@ -4,5 +4,6 @@ pub mod config;
 pub mod dynamo;
 pub mod http;
 pub mod idempotency;
+pub mod metering;
 pub mod provision;
 pub mod secrets;
