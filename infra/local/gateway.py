@@ -9,9 +9,9 @@ header values API Gateway could not represent either. Everything else passes thr
 The emulator is also fragile where Lambda is not: requests that overlap at one function
 instance sometimes get the emulator's own 500, and about one response in a thousand is lost
 (the function answers; the emulator never forwards it). So the proxy hands the emulator one
-request at a time, and when the emulator fails on its own (its 500, or no answer within the
-timeout, as API Gateway gives up too) a safe method (GET, HEAD, OPTIONS) is sent once more and
-a write is answered 504.
+request at a time, and when the emulator fails on its own (its 500, or no answer within a few
+seconds for a read and 29 s for a write, as API Gateway gives up too) a safe method (GET, HEAD,
+OPTIONS) is sent once more and a write is answered 504.
 """
 
 import argparse
@@ -22,7 +22,10 @@ import sys
 import threading
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
-UPSTREAM_TIMEOUT = 15
+# A read answers in milliseconds, so a silent one is retried soon; a write may wait on the
+# customer's system, up to API Gateway's own integration limit.
+READ_TIMEOUT = 4
+WRITE_TIMEOUT = 29
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "upgrade", "proxy-connection", "te", "trailer"}
 
 
@@ -54,9 +57,10 @@ def make_handler(upstream_port):
             except UnicodeDecodeError:
                 headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
                 headers["Content-Type"] = "application/octet-stream"
-            attempts = 2 if self.command in SAFE_METHODS else 1
+            safe = self.command in SAFE_METHODS
+            attempts, timeout = (2, READ_TIMEOUT) if safe else (1, WRITE_TIMEOUT)
             for attempt in range(attempts):
-                conn = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=UPSTREAM_TIMEOUT)
+                conn = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=timeout)
                 try:
                     with one_at_a_time:
                         conn.request(self.command, self.path, body=body or None, headers=headers)

@@ -221,9 +221,9 @@ async fn writes_are_idempotent_per_key() {
     let again = write(&api, &token, Method::POST, "/v1/purchase-orders", Some(body.clone()), Some(&key)).await;
     assert_eq!((again.status, &again.body), (first.status, &first.body), "the retry answers the first response");
     assert_eq!(again.body["data"]["createdAt"], first.body["data"]["createdAt"]);
-    let mut other = body.clone();
-    other["lineItems"][0]["quantity"] = json!("2");
-    write(&api, &token, Method::POST, "/v1/purchase-orders", Some(other), Some(&key))
+    let mut reused = body.clone();
+    reused["lineItems"][0]["quantity"] = json!("2");
+    write(&api, &token, Method::POST, "/v1/purchase-orders", Some(reused), Some(&key))
         .await
         .error(409, "IDEMPOTENCY_KEY_REUSED");
 
@@ -232,11 +232,13 @@ async fn writes_are_idempotent_per_key() {
     let p2 = write(&api, &token, Method::PATCH, &patch, Some(json!({"notes": "n"})), Some("patch-1")).await;
     assert_eq!(p1.body, p2.body);
 
-    // Another connection's identical key is its own.
+    // Keys are per connection: the body that is a reuse on the first connection is new on another.
     let (_, token_b) = sandbox().await;
-    let b = write(&api, &token_b, Method::POST, "/v1/purchase-orders", Some(body), Some(&key)).await;
-    assert_eq!(b.status, StatusCode::CREATED);
-    assert_ne!(b.body["data"]["createdAt"], Value::Null);
+    let mut other = body;
+    other["lineItems"][0]["quantity"] = json!("2");
+    let b = write(&api, &token_b, Method::POST, "/v1/purchase-orders", Some(other), Some(&key)).await;
+    assert_eq!(b.status, StatusCode::CREATED, "{}", b.body);
+    assert_eq!(b.body["data"]["lineItems"][0]["quantity"], "2");
 }
 
 #[tokio::test]
