@@ -12,8 +12,9 @@ use crate::{
     entities::Entity,
     error::{ApiError, ErrorCode},
     model::{Connection, ConnectionStatus, Settings, TokenRecord},
-    ports::{ConnectionStore, Disconnected, SecretStore, StoreError},
+    ports::{ConnectionStore, Disconnected, Schedules, SecretStore, StoreError},
     records::connector_error,
+    sync::SyncMessage,
     token::{self, IssuedToken, TokenKind},
 };
 
@@ -84,6 +85,7 @@ pub fn secret_name(account_id: &str, connection_id: &str) -> String {
 pub struct ConnectionService {
     store: Arc<dyn ConnectionStore>,
     secrets: Arc<dyn SecretStore>,
+    schedules: Arc<dyn Schedules>,
     connectors: Connectors,
 }
 
@@ -103,8 +105,24 @@ fn backend(e: StoreError) -> ApiError {
 
 impl ConnectionService {
     /// Wires the service to its ports.
-    pub fn new(store: Arc<dyn ConnectionStore>, secrets: Arc<dyn SecretStore>, connectors: Connectors) -> Self {
-        Self { store, secrets, connectors }
+    pub fn new(
+        store: Arc<dyn ConnectionStore>,
+        secrets: Arc<dyn SecretStore>,
+        schedules: Arc<dyn Schedules>,
+        connectors: Connectors,
+    ) -> Self {
+        Self { store, secrets, schedules, connectors }
+    }
+
+    /// Deletes what a connection keeps outside the connections table: its credentials and its
+    /// schedule. Failures are logged; a repeated disconnect tries again.
+    async fn release(&self, account_id: &str, id: &str) {
+        if let Err(e) = self.secrets.delete(&secret_name(account_id, id)).await {
+            tracing::error!(error = %e, connection = %id, "could not delete the connection's secret");
+        }
+        if let Err(e) = self.schedules.delete(id).await {
+            tracing::error!(error = %e, connection = %id, "could not delete the connection's schedule");
+        }
     }
 
     /// Checks the credentials with the system, stores them, then charges the pool and writes the
@@ -163,13 +181,15 @@ impl ConnectionService {
             connection_id: Some(id.clone()),
             system: Some(system.id.to_owned()),
         };
-        let secret = secret_name(account_id, &id);
         let serialized = serde_json::to_string(&credentials.0).map_err(|_| ApiError::internal())?;
-        self.secrets.put(&secret, &serialized).await.map_err(backend)?;
-        if let Err(e) = self.store.insert_charged(&connection, &record).await {
-            if let Err(cleanup) = self.secrets.delete(&secret).await {
-                tracing::error!(error = %cleanup, connection = %id, "could not delete the secret of a failed connect");
-            }
+        self.secrets.put(&secret_name(account_id, &id), &serialized).await.map_err(backend)?;
+        let scheduled = SyncMessage::Scheduled { account_id: account_id.to_owned(), connection_id: id.clone() };
+        let stored = match self.schedules.create(&id, connection.settings.sync_interval_minutes, &scheduled).await {
+            Ok(()) => self.store.insert_charged(&connection, &record).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = stored {
+            self.release(account_id, &id).await;
             return Err(backend(e));
         }
         tracing::info!(connection = %id, system = system.id, credits, "connected");
@@ -206,13 +226,11 @@ impl ConnectionService {
     }
 
     /// Disconnects: the token dies and the credits return in one transaction, exactly once;
-    /// then the credentials go. Repeating it changes nothing and answers the same.
+    /// then the credentials and the schedule go. Repeating it changes nothing and answers the same.
     pub async fn disconnect(&self, account_id: &str, id: &str) -> Result<Disconnected, ApiError> {
         let outcome = self.store.disconnect(account_id, id, Utc::now()).await.map_err(backend)?;
-        // Also on a repeat: a secret whose deletion failed before goes now.
-        if let Err(e) = self.secrets.delete(&secret_name(account_id, id)).await {
-            tracing::error!(error = %e, connection = %id, "could not delete the secret of a disconnected connection");
-        }
+        // Also on a repeat: what failed to go before goes now. Runs in flight see the status and stop.
+        self.release(account_id, id).await;
         if let Disconnected::Now(c) = &outcome {
             tracing::info!(connection = %id, credits = c.credits, "disconnected");
         }

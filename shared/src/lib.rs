@@ -1,7 +1,7 @@
 //! Millwright's domain crate: everything the Lambda functions share.
 //!
 //! The domain modules (`catalog`, `token`, `model`, `entities`, `capabilities`, `error`,
-//! `connections`, `records`, `auth`, `connectors`) know nothing of AWS; they speak to storage and secrets through the narrow traits in `ports`.
+//! `connections`, `records`, `sync`, `auth`, `connectors`) know nothing of AWS; they speak to storage and secrets through the narrow traits in `ports`.
 //! `adapters` implements those traits on DynamoDB and Secrets Manager and holds the HTTP glue
 //! that turns Lambda events into domain calls.
 
@@ -19,6 +19,7 @@ pub mod openapi;
 pub mod page;
 pub mod ports;
 pub mod records;
+pub mod sync;
 pub mod token;
 
 pub use error::{ApiError, ErrorCode};

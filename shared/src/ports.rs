@@ -3,8 +3,13 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use std::{collections::HashMap, time::Duration};
 
-use crate::model::{Account, Connection, TokenRecord};
+use crate::{
+    connectors::{ListQuery, Page},
+    model::{Account, Connection, TokenRecord},
+    sync::{Event, StoredRecord, SyncMessage, SyncRun},
+};
 
 /// Why a store call failed.
 #[derive(Debug, thiserror::Error)]
@@ -83,6 +88,8 @@ pub trait ConnectionStore: Send + Sync {
 pub trait SecretStore: Send + Sync {
     /// Stores a new secret under a name.
     async fn put(&self, name: &str, value: &str) -> Result<(), StoreError>;
+    /// Reads a secret; none when it does not exist.
+    async fn get(&self, name: &str) -> Result<Option<String>, StoreError>;
     /// Deletes a secret; deleting one that is gone succeeds.
     async fn delete(&self, name: &str) -> Result<(), StoreError>;
 }
@@ -124,4 +131,102 @@ pub trait IdempotencyStore: Send + Sync {
     async fn complete(&self, scope: &str, key: &str, response: &StoredResponse) -> Result<(), StoreError>;
     /// Gives the claim up (the request failed without writing), so a retry runs again.
     async fn release(&self, scope: &str, key: &str) -> Result<(), StoreError>;
+}
+
+/// Whose sync runs a listing covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunScope<'a> {
+    /// One connection's runs.
+    Connection(&'a str),
+    /// Every run of an account.
+    Account(&'a str),
+}
+
+/// What taking a run's lease found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lease {
+    /// The run holds the lease of its connection and entity; the entity's mark (the largest
+    /// `updatedAt` of the last successful run) comes with it.
+    Acquired {
+        /// The mark, if a run ever succeeded.
+        mark: Option<DateTime<Utc>>,
+    },
+    /// Another run of the same connection and entity holds it.
+    Busy,
+}
+
+/// Sync runs, the per-entity lease and mark, and the events finished runs leave.
+#[async_trait]
+pub trait SyncRunStore: Send + Sync {
+    /// Stores new runs.
+    async fn create(&self, runs: &[SyncRun]) -> Result<(), StoreError>;
+    /// A run of a connection.
+    async fn run(&self, connection_id: &str, id: &str) -> Result<Option<SyncRun>, StoreError>;
+    /// A run of any of an account's connections.
+    async fn account_run(&self, account_id: &str, id: &str) -> Result<Option<SyncRun>, StoreError>;
+    /// Runs newest first, after a position; with the next position.
+    async fn runs(
+        &self,
+        scope: RunScope<'_>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<SyncRun>, Option<String>), StoreError>;
+    /// Takes the lease of the run's connection and entity until `until`, unless another run
+    /// holds a lease that has not expired at `now`.
+    async fn lease(&self, run: &SyncRun, now: DateTime<Utc>, until: DateTime<Utc>) -> Result<Lease, StoreError>;
+    /// Saves a running run (status, counts, checkpoint) and extends its lease; `Conflict` when
+    /// the run no longer holds the lease.
+    async fn save(&self, run: &SyncRun, until: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Ends a run in one step: its final state, the entity's new mark (given on success only),
+    /// the connection's `lastSync`, the event, and the lease released.
+    async fn finish(&self, run: &SyncRun, mark: Option<DateTime<Utc>>, event: &Event) -> Result<(), StoreError>;
+}
+
+/// What the record store knows of a record before a page is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Known {
+    /// The content hash stored.
+    pub hash: String,
+    /// The run that wrote it last.
+    pub sync_id: Option<String>,
+    /// What that run counted it as.
+    pub change: Option<String>,
+}
+
+/// Synced records, per connection and entity, in key order.
+#[async_trait]
+pub trait RecordStore: Send + Sync {
+    /// What is stored under these keys (any number; absent keys are missing from the map).
+    async fn known(&self, partition: &str, keys: &[String]) -> Result<HashMap<String, Known>, StoreError>;
+    /// Writes records (any number, batched by the adapter).
+    async fn put(&self, partition: &str, records: &[StoredRecord]) -> Result<(), StoreError>;
+    /// A page of records in key order, filtered as the query asks.
+    async fn page(&self, partition: &str, query: &ListQuery) -> Result<Page, StoreError>;
+    /// One record.
+    async fn get(&self, partition: &str, key: &str) -> Result<Option<StoredRecord>, StoreError>;
+    /// Live records last changed at or after `since` that the run `sync_id` did not write, after a
+    /// key; with the position to carry on from.
+    async fn unseen(
+        &self,
+        partition: &str,
+        sync_id: &str,
+        since: Option<DateTime<Utc>>,
+        after: Option<&str>,
+    ) -> Result<(Vec<StoredRecord>, Option<String>), StoreError>;
+}
+
+/// The queue that carries sync work to the sync function.
+#[async_trait]
+pub trait SyncQueue: Send + Sync {
+    /// Sends messages, each delivered after `delay` (at most 15 minutes).
+    async fn send(&self, messages: &[SyncMessage], delay: Duration) -> Result<(), StoreError>;
+}
+
+/// Per-connection schedules that put sync work on the queue.
+#[async_trait]
+pub trait Schedules: Send + Sync {
+    /// Creates the connection's schedule: `message` every `minutes`.
+    async fn create(&self, connection_id: &str, minutes: u32, message: &SyncMessage) -> Result<(), StoreError>;
+    /// Deletes the connection's schedule; deleting one that is gone succeeds.
+    async fn delete(&self, connection_id: &str) -> Result<(), StoreError>;
 }

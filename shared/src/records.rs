@@ -1,5 +1,6 @@
-//! Data calls of one connection: reads, and writes that are checked against the system's
-//! capabilities before the system is called and made idempotent with `Idempotency-Key`.
+//! Data calls of one connection: reads (from the synced copy, or live where the system is the
+//! sandbox), and writes that are checked against the system's capabilities before the system is
+//! called and made idempotent with `Idempotency-Key`.
 
 use chrono::Utc;
 use serde_json::{Value, json};
@@ -12,7 +13,8 @@ use crate::{
     connectors::{Connector, ConnectorError, Connectors, ListQuery, Page},
     entities::{Entity, Record},
     error::{ApiError, ErrorCode},
-    ports::{Claim, IdempotencyStore, StoreError, StoredResponse},
+    ports::{Claim, IdempotencyStore, RecordStore, StoreError, StoredResponse},
+    sync::partition,
 };
 
 /// A write to a record.
@@ -70,7 +72,7 @@ pub fn connector_error(system: &str, e: ConnectorError) -> ApiError {
 }
 
 fn storage(e: StoreError) -> ApiError {
-    tracing::error!(error = %e, "idempotency store failed");
+    tracing::error!(error = %e, "record or idempotency store failed");
     ApiError::internal()
 }
 
@@ -79,12 +81,13 @@ fn storage(e: StoreError) -> ApiError {
 pub struct RecordService {
     connectors: Connectors,
     idempotency: Arc<dyn IdempotencyStore>,
+    synced: Arc<dyn RecordStore>,
 }
 
 impl RecordService {
-    /// Wires the service to its connectors and idempotency store.
-    pub fn new(connectors: Connectors, idempotency: Arc<dyn IdempotencyStore>) -> Self {
-        Self { connectors, idempotency }
+    /// Wires the service to its connectors, idempotency store and synced records.
+    pub fn new(connectors: Connectors, idempotency: Arc<dyn IdempotencyStore>, synced: Arc<dyn RecordStore>) -> Self {
+        Self { connectors, idempotency, synced }
     }
 
     fn connector(&self, system: &str) -> Result<Arc<dyn Connector>, ApiError> {
@@ -98,22 +101,48 @@ impl RecordService {
         Ok(self.connector(system)?.capabilities())
     }
 
-    /// A page of records.
-    pub async fn list(&self, system: &str, entity: Entity, query: &ListQuery) -> Result<Page, ApiError> {
+    /// A page of records of a connection.
+    pub async fn list(
+        &self,
+        connection_id: &str,
+        system: &str,
+        entity: Entity,
+        query: &ListQuery,
+    ) -> Result<Page, ApiError> {
         let connector = self.connector(system)?;
         connector.capabilities().of(entity).require(Operation::List)?;
-        connector.list(entity, query).await.map_err(|e| connector_error(system, e))
+        if connector.live_reads() {
+            return connector.list(entity, query).await.map_err(|e| connector_error(system, e));
+        }
+        self.synced_page(connection_id, entity, query).await
     }
 
-    /// One record; 404 when the system has none under the key.
-    pub async fn get(&self, system: &str, entity: Entity, key: &str) -> Result<Record, ApiError> {
+    /// A page of what syncs copied, whatever the system and whether or not it is still connected.
+    pub async fn synced_page(&self, connection_id: &str, entity: Entity, query: &ListQuery) -> Result<Page, ApiError> {
+        self.synced.page(&partition(connection_id, entity), query).await.map_err(storage)
+    }
+
+    /// One record of a connection; 404 when there is none under the key.
+    pub async fn get(&self, connection_id: &str, system: &str, entity: Entity, key: &str) -> Result<Record, ApiError> {
         let connector = self.connector(system)?;
         connector.capabilities().of(entity).require(Operation::Get)?;
-        connector
-            .get(entity, key)
-            .await
-            .map_err(|e| connector_error(system, e))?
-            .ok_or_else(|| ApiError::not_found(entity.singular()))
+        let found = if connector.live_reads() {
+            connector.get(entity, key).await.map_err(|e| connector_error(system, e))?
+        } else {
+            self.synced_record(connection_id, entity, key).await?
+        };
+        found.ok_or_else(|| ApiError::not_found(entity.singular()))
+    }
+
+    /// One synced record.
+    pub async fn synced_record(
+        &self,
+        connection_id: &str,
+        entity: Entity,
+        key: &str,
+    ) -> Result<Option<Record>, ApiError> {
+        let found = self.synced.get(&partition(connection_id, entity), key).await.map_err(storage)?;
+        Ok(found.map(|r| r.record))
     }
 
     /// Runs a write once per idempotency key: a retry with the same key and write gets the first

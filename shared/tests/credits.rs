@@ -48,7 +48,7 @@ async fn stack() -> Stack {
     let name = format!("it-{}", ulid::Ulid::new().to_string().to_lowercase());
     let aws = aws_config::load_from_env().await;
     let template = provision::parse(include_str!("../../infra/template.yaml")).unwrap();
-    let env = provision::provision(&aws_sdk_dynamodb::Client::new(&aws), &template, &name).await.unwrap();
+    let env = provision::provision(&aws, &template, &name).await.unwrap().env;
     let config = Config::from_lookup(|k| env.get(k).cloned()).unwrap();
     let secrets_prefix = config.secrets_prefix.clone();
     let backends = Backends::new(config).await;

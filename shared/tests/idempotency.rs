@@ -13,7 +13,7 @@ async fn store() -> DynamoIdempotency {
     let aws = aws_config::load_from_env().await;
     let client = aws_sdk_dynamodb::Client::new(&aws);
     let template = provision::parse(include_str!("../../infra/template.yaml")).unwrap();
-    let env = provision::provision(&client, &template, &stack).await.unwrap();
+    let env = provision::provision(&aws, &template, &stack).await.unwrap().env;
     DynamoIdempotency::new(client, env["IDEMPOTENCY_TABLE"].clone())
 }
 

@@ -8,9 +8,10 @@ use millwright::{
         http::{ApiRequest, Reply, no_route},
     },
     auth::require_connection,
-    connectors::ListQuery,
+    connectors::{ListQuery, Page},
     entities::{Entity, Record},
     error::ApiError,
+    model::Principal,
     page,
     records::Write,
 };
@@ -51,6 +52,19 @@ fn list_query(request: &ApiRequest) -> Result<ListQuery, ApiError> {
     })
 }
 
+/// A page of records with the cursor of the next.
+fn page_reply(page: Page) -> Reply {
+    Reply::ok(json!({"data": page.records, "nextCursor": page.next.as_deref().map(page::encode_cursor)}))
+}
+
+/// The `connectionId` an account-key read names, checked to be the account's (404 otherwise).
+async fn owned(services: &Services, request: &ApiRequest, account_id: &str) -> Result<String, ApiError> {
+    let id = request
+        .query("connectionId")
+        .ok_or_else(|| ApiError::invalid_field("connectionId", "required when reading with the account key"))?;
+    Ok(services.connections.get(account_id, id).await?.id)
+}
+
 /// Dispatches one request.
 pub async fn route(services: Arc<Services>, request: ApiRequest) -> Result<Reply, ApiError> {
     let path = request.path();
@@ -63,8 +77,23 @@ pub async fn route(services: Arc<Services>, request: ApiRequest) -> Result<Reply
         _ => return Err(no_route()),
     };
     let caller = services.caller(&request).await?;
-    let (connection, system) = require_connection(&caller)?;
     let records = &services.records;
+    // The account key reads a connection's synced copy (also after disconnect); it does not write.
+    if let Principal::Account { account_id } = &caller {
+        return match (method, path.as_slice(), target) {
+            ("GET", ["v1", _], Some(e)) => {
+                let connection = owned(&services, &request, account_id).await?;
+                Ok(page_reply(records.synced_page(&connection, e, &list_query(&request)?).await?))
+            }
+            ("GET", ["v1", _, key], Some(e)) => {
+                let connection = owned(&services, &request, account_id).await?;
+                let record = records.synced_record(&connection, e, key).await?;
+                Ok(Reply::ok(json!({"data": record.ok_or_else(|| ApiError::not_found(e.singular()))?})))
+            }
+            _ => require_connection(&caller).map(|_| Reply::ok(Value::Null)),
+        };
+    }
+    let (connection, system) = require_connection(&caller)?;
     let idempotency_key = request.header("idempotency-key");
     let write = |entity: Entity, write: Write| async move {
         let (status, body) = records.write(connection, system, entity, write, idempotency_key).await?;
@@ -79,16 +108,11 @@ pub async fn route(services: Arc<Services>, request: ApiRequest) -> Result<Reply
             Ok(Reply::ok(json!({"data": statuses, "nextCursor": null})))
         }
         ("GET", ["v1", _], Some(e)) => {
-            let page = records.list(system, e, &list_query(&request)?).await?;
-            let next = page
-                .more
-                .then(|| {
-                    page.records.last().and_then(|r| r.get("key")).and_then(Value::as_str).map(page::encode_cursor)
-                })
-                .flatten();
-            Ok(Reply::ok(json!({"data": page.records, "nextCursor": next})))
+            Ok(page_reply(records.list(connection, system, e, &list_query(&request)?).await?))
         }
-        ("GET", ["v1", _, key], Some(e)) => Ok(Reply::ok(json!({"data": records.get(system, e, key).await?}))),
+        ("GET", ["v1", _, key], Some(e)) => {
+            Ok(Reply::ok(json!({"data": records.get(connection, system, e, key).await?})))
+        }
         ("POST", ["v1", _], Some(e)) => write(e, Write::Create(request.json::<Record>()?)).await,
         ("PATCH", ["v1", _, key], Some(e)) => write(e, Write::Update(key.to_string(), request.json::<Record>()?)).await,
         ("PUT", ["v1", _, key, "status"], Some(e)) => {

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use super::{
-    dynamo::DynamoStore, http::ApiRequest, idempotency::DynamoIdempotency, metering::CountCalls,
-    secrets::SecretsManagerStore,
+    dynamo::DynamoStore, http::ApiRequest, idempotency::DynamoIdempotency, metering::CountCalls, queue::SqsSyncQueue,
+    records::DynamoRecords, schedules::SchedulerSchedules, secrets::SecretsManagerStore, sync_runs::DynamoSyncRuns,
 };
 use crate::{
     auth,
@@ -15,6 +15,7 @@ use crate::{
     model::Principal,
     ports::{AccountStore, TokenStore},
     records::RecordService,
+    sync::{SyncService, Worker},
 };
 
 /// The DynamoDB tables Millwright uses.
@@ -28,6 +29,25 @@ pub struct Tables {
     pub tokens: String,
     /// Idempotency keys of writes.
     pub idempotency: String,
+    /// Sync runs with their per-entity leases and marks.
+    pub sync_runs: String,
+    /// Synced records.
+    pub records: String,
+    /// Events for webhooks.
+    pub events: String,
+}
+
+/// Where sync work goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncSettings {
+    /// The sync queue's URL (for sending).
+    pub queue_url: String,
+    /// The sync queue's ARN (the schedules' target).
+    pub queue_arn: String,
+    /// The schedule group of the stack.
+    pub schedule_group: String,
+    /// The role schedules send as.
+    pub scheduler_role_arn: String,
 }
 
 /// Everything a function needs to reach its resources.
@@ -37,6 +57,8 @@ pub struct Config {
     pub tables: Tables,
     /// Prepended to every secret name (the IAM policies grant this prefix only).
     pub secrets_prefix: String,
+    /// The sync queue and schedules.
+    pub sync: SyncSettings,
 }
 
 /// A missing setting, named so the operator can fix it.
@@ -54,8 +76,17 @@ impl Config {
                 connections: var("CONNECTIONS_TABLE")?,
                 tokens: var("TOKENS_TABLE")?,
                 idempotency: var("IDEMPOTENCY_TABLE")?,
+                sync_runs: var("SYNC_RUNS_TABLE")?,
+                records: var("RECORDS_TABLE")?,
+                events: var("EVENTS_TABLE")?,
             },
             secrets_prefix: var("SECRETS_PREFIX")?,
+            sync: SyncSettings {
+                queue_url: var("SYNC_QUEUE_URL")?,
+                queue_arn: var("SYNC_QUEUE_ARN")?,
+                schedule_group: var("SCHEDULE_GROUP")?,
+                scheduler_role_arn: var("SCHEDULER_ROLE_ARN")?,
+            },
         })
     }
 
@@ -74,6 +105,14 @@ pub struct Backends {
     pub secrets: Arc<SecretsManagerStore>,
     /// Idempotency keys.
     pub idempotency: Arc<DynamoIdempotency>,
+    /// Sync runs, leases, marks and events.
+    pub sync_runs: Arc<DynamoSyncRuns>,
+    /// Synced records.
+    pub records: Arc<DynamoRecords>,
+    /// The sync queue.
+    pub queue: Arc<SqsSyncQueue>,
+    /// Per-connection schedules.
+    pub schedules: Arc<SchedulerSchedules>,
 }
 
 impl Backends {
@@ -86,10 +125,30 @@ impl Backends {
         let secrets = aws_sdk_secretsmanager::Client::from_conf(
             aws_sdk_secretsmanager::config::Builder::from(&aws).interceptor(CountCalls).build(),
         );
+        let sqs =
+            aws_sdk_sqs::Client::from_conf(aws_sdk_sqs::config::Builder::from(&aws).interceptor(CountCalls).build());
+        let scheduler = aws_sdk_scheduler::Client::from_conf(
+            aws_sdk_scheduler::config::Builder::from(&aws).interceptor(CountCalls).build(),
+        );
+        let Config { tables, secrets_prefix, sync } = config;
         Self {
-            idempotency: Arc::new(DynamoIdempotency::new(dynamo.clone(), config.tables.idempotency.clone())),
-            store: Arc::new(DynamoStore::new(dynamo, config.tables)),
-            secrets: Arc::new(SecretsManagerStore::new(secrets, config.secrets_prefix)),
+            idempotency: Arc::new(DynamoIdempotency::new(dynamo.clone(), tables.idempotency.clone())),
+            sync_runs: Arc::new(DynamoSyncRuns::new(
+                dynamo.clone(),
+                tables.sync_runs.clone(),
+                tables.connections.clone(),
+                tables.events.clone(),
+            )),
+            records: Arc::new(DynamoRecords::new(dynamo.clone(), tables.records.clone())),
+            store: Arc::new(DynamoStore::new(dynamo, tables)),
+            secrets: Arc::new(SecretsManagerStore::new(secrets, secrets_prefix)),
+            queue: Arc::new(SqsSyncQueue::new(sqs, sync.queue_url)),
+            schedules: Arc::new(SchedulerSchedules::new(
+                scheduler,
+                sync.schedule_group,
+                sync.queue_arn,
+                sync.scheduler_role_arn,
+            )),
         }
     }
 
@@ -100,7 +159,24 @@ impl Backends {
 
     /// The connection service over these adapters and the given connectors.
     pub fn connections(&self, connectors: Connectors) -> ConnectionService {
-        ConnectionService::new(self.store.clone(), self.secrets.clone(), connectors)
+        ConnectionService::new(self.store.clone(), self.secrets.clone(), self.schedules.clone(), connectors)
+    }
+
+    /// The sync service over these adapters.
+    pub fn syncs(&self, connectors: Connectors) -> SyncService {
+        SyncService::new(self.sync_runs.clone(), self.queue.clone(), connectors)
+    }
+
+    /// The sync worker over these adapters.
+    pub fn worker(&self, connectors: Connectors) -> Worker {
+        Worker {
+            runs: self.sync_runs.clone(),
+            records: self.records.clone(),
+            connections: self.store.clone(),
+            secrets: self.secrets.clone(),
+            service: self.syncs(connectors.clone()),
+            connectors,
+        }
     }
 
     /// What the API functions share: authentication and the connection service.
@@ -108,7 +184,8 @@ impl Backends {
         Services {
             tokens: self.store.clone(),
             accounts: self.store.clone(),
-            records: RecordService::new(connectors.clone(), self.idempotency.clone()),
+            records: RecordService::new(connectors.clone(), self.idempotency.clone(), self.records.clone()),
+            syncs: self.syncs(connectors.clone()),
             connections: self.connections(connectors),
         }
     }
@@ -125,6 +202,8 @@ pub struct Services {
     pub connections: ConnectionService,
     /// Data calls.
     pub records: RecordService,
+    /// Sync runs.
+    pub syncs: SyncService,
 }
 
 impl Services {

@@ -17,7 +17,7 @@ use crate::{
     ports::{AccountStore, ConnectionStore, Disconnected, StoreError, TokenStore},
 };
 
-type Item = HashMap<String, AttributeValue>;
+pub(super) type Item = HashMap<String, AttributeValue>;
 
 /// The attribute of a connection item that holds its current token's digest.
 const TOKEN_DIGEST: &str = "tokenDigest";
@@ -31,14 +31,14 @@ pub struct DynamoStore {
 }
 
 /// How a transaction ended when it did not commit.
-enum TxFailure {
+pub(super) enum TxFailure {
     /// A condition failed; one entry per item, `true` where its condition failed.
     Conditions(Vec<bool>),
     /// Anything else.
     Backend(String),
 }
 
-fn s(v: impl Into<String>) -> AttributeValue {
+pub(super) fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
 
@@ -46,28 +46,55 @@ fn n(v: u32) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
-fn to_item<T: Serialize>(value: &T) -> Result<Item, StoreError> {
+pub(super) fn to_item<T: Serialize>(value: &T) -> Result<Item, StoreError> {
     serde_dynamo::to_item(value).map_err(|e| StoreError::Backend(format!("encode item: {e}")))
 }
 
-fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
+pub(super) fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
     serde_dynamo::from_item(item).map_err(|e| StoreError::Backend(format!("decode item: {e}")))
 }
 
-fn built<T>(r: Result<T, aws_sdk_dynamodb::error::BuildError>) -> Result<T, StoreError> {
+pub(super) fn built<T>(r: Result<T, aws_sdk_dynamodb::error::BuildError>) -> Result<T, StoreError> {
     r.map_err(|e| StoreError::Backend(format!("build request: {e}")))
 }
 
-fn sdk<E: std::error::Error + 'static>(what: &str, e: E) -> StoreError {
+pub(super) fn sdk<E: std::error::Error + 'static>(what: &str, e: E) -> StoreError {
     StoreError::Backend(format!("{what}: {}", DisplayErrorContext(e)))
 }
 
 /// A short, jittered pause before trying a lost race again.
-async fn backoff(attempt: u32) {
+pub(super) async fn backoff(attempt: u32) {
     let mut jitter = [0u8; 2];
     let _ = getrandom::fill(&mut jitter);
     let base = 10u64 << attempt.min(6);
     tokio::time::sleep(Duration::from_millis(base + u64::from(u16::from_le_bytes(jitter)) % base)).await;
+}
+
+/// Runs a transaction, retrying it while it only lost to a concurrent transaction.
+pub(super) async fn transact(client: &Client, items: Vec<TransactWriteItem>) -> Result<(), TxFailure> {
+    for attempt in 0..ATTEMPTS {
+        let result = client.transact_write_items().set_transact_items(Some(items.clone())).send().await;
+        let err = match result {
+            Ok(_) => return Ok(()),
+            Err(e) => e,
+        };
+        let retry = match err.as_service_error() {
+            Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c)) => {
+                let codes: Vec<&str> = c.cancellation_reasons().iter().map(|r| r.code().unwrap_or("None")).collect();
+                if codes.contains(&"ConditionalCheckFailed") {
+                    return Err(TxFailure::Conditions(codes.iter().map(|c| *c == "ConditionalCheckFailed").collect()));
+                }
+                codes.iter().any(|c| *c == "TransactionConflict" || *c == "ThrottlingError")
+            }
+            Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionInProgressException(_)) => true,
+            _ => false,
+        };
+        if !retry {
+            return Err(TxFailure::Backend(format!("transaction: {}", DisplayErrorContext(err))));
+        }
+        backoff(attempt).await;
+    }
+    Err(TxFailure::Backend("transaction: still conflicting after retries".into()))
 }
 
 impl DynamoStore {
@@ -76,31 +103,8 @@ impl DynamoStore {
         Self { client, tables }
     }
 
-    /// Runs a transaction, retrying it while it only lost to a concurrent transaction.
     async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), TxFailure> {
-        for attempt in 0..ATTEMPTS {
-            let result = self.client.transact_write_items().set_transact_items(Some(items.clone())).send().await;
-            let err = match result {
-                Ok(_) => return Ok(()),
-                Err(e) => e,
-            };
-            let retry = match err.as_service_error() {
-                Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c)) => {
-                    let codes: Vec<&str> = c.cancellation_reasons().iter().map(|r| r.code().unwrap_or("None")).collect();
-                    if codes.contains(&"ConditionalCheckFailed") {
-                        return Err(TxFailure::Conditions(codes.iter().map(|c| *c == "ConditionalCheckFailed").collect()));
-                    }
-                    codes.iter().any(|c| *c == "TransactionConflict" || *c == "ThrottlingError")
-                }
-                Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionInProgressException(_)) => true,
-                _ => false,
-            };
-            if !retry {
-                return Err(TxFailure::Backend(format!("transaction: {}", DisplayErrorContext(err))));
-            }
-            backoff(attempt).await;
-        }
-        Err(TxFailure::Backend("transaction: still conflicting after retries".into()))
+        transact(&self.client, items).await
     }
 
     async fn get(&self, table: &str, key: Item) -> Result<Option<Item>, StoreError> {
@@ -172,7 +176,7 @@ impl DynamoStore {
     }
 }
 
-fn backend(f: TxFailure) -> StoreError {
+pub(super) fn backend(f: TxFailure) -> StoreError {
     match f {
         TxFailure::Conditions(c) => StoreError::Backend(format!("unexpected condition failure {c:?}")),
         TxFailure::Backend(m) => StoreError::Backend(m),

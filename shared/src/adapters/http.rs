@@ -91,6 +91,11 @@ impl Reply {
     pub fn created(body: Value) -> Self {
         Self { status: 201, body }
     }
+
+    /// 202 with a body: the work is queued.
+    pub fn accepted(body: Value) -> Self {
+        Self { status: 202, body }
+    }
 }
 
 /// The answer of a route that matches no known path.

@@ -1,9 +1,15 @@
 //! The ports implemented on AWS, and the glue between Lambda events and the domain.
 
+pub mod batch;
 pub mod config;
 pub mod dynamo;
 pub mod http;
 pub mod idempotency;
 pub mod metering;
 pub mod provision;
+pub mod queue;
+pub mod records;
+pub mod schedules;
 pub mod secrets;
+pub mod sqs;
+pub mod sync_runs;

@@ -1,7 +1,8 @@
-//! Creates the stack's storage on an AWS endpoint (the local moto server) from
-//! infra/template.yaml itself, so the local stack and the deployed one share one definition.
-//! It also resolves the functions' environment (`Globals.Function.Environment`) to the names it
-//! created.
+//! Creates the stack's resources on an AWS endpoint (the local moto server) from
+//! infra/template.yaml itself — tables, queues with their dead-letter queues, schedule groups —
+//! so the local stack and the deployed one share one definition. It also resolves the functions'
+//! environment (`Globals.Function.Environment`) to what it created, and lists the functions'
+//! SQS event sources for the local pump (moto runs no event-source mappings).
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
@@ -67,55 +68,92 @@ struct TableDef {
     time_to_live_specification: Option<TtlDef>,
 }
 
-/// The tables a template declares, by logical id.
-fn tables(template: &Value) -> Result<BTreeMap<String, TableDef>, ProvisionError> {
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct QueueDef {
+    visibility_timeout: Option<u32>,
+    message_retention_period: Option<u32>,
+    redrive_policy: Option<RedriveDef>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RedriveDef {
+    dead_letter_target_arn: Value,
+    max_receive_count: u32,
+}
+
+/// The resources of one type a template declares, by logical id, with their properties.
+fn resources<T: serde::de::DeserializeOwned>(
+    template: &Value,
+    kind: &str,
+) -> Result<BTreeMap<String, T>, ProvisionError> {
     let resources = template
         .get("Resources")
         .and_then(Value::as_mapping)
         .ok_or_else(|| ProvisionError::Template("no Resources".into()))?;
     let mut out = BTreeMap::new();
     for (id, resource) in resources {
-        if resource.get("Type").and_then(Value::as_str) != Some("AWS::DynamoDB::Table") {
+        if resource.get("Type").and_then(Value::as_str) != Some(kind) {
             continue;
         }
         let id = id.as_str().ok_or_else(|| ProvisionError::Template("non-string logical id".into()))?;
-        let props = resource.get("Properties").cloned().unwrap_or(Value::Null);
-        let def: TableDef =
-            serde_yaml::from_value(props).map_err(|e| ProvisionError::Template(format!("{id}: {e}")))?;
+        let props = resource.get("Properties").cloned().unwrap_or(Value::Mapping(Default::default()));
+        let def: T = serde_yaml::from_value(props).map_err(|e| ProvisionError::Template(format!("{id}: {e}")))?;
         out.insert(id.to_owned(), def);
     }
     Ok(out)
 }
 
-/// The name a table gets on the local stack.
-pub fn table_name(stack: &str, logical_id: &str) -> String {
+/// The tables a template declares, by logical id.
+fn tables(template: &Value) -> Result<BTreeMap<String, TableDef>, ProvisionError> {
+    resources(template, "AWS::DynamoDB::Table")
+}
+
+/// The name a resource gets on the local stack.
+pub fn resource_name(stack: &str, logical_id: &str) -> String {
     format!("{stack}-{logical_id}")
 }
 
-/// Resolves one environment value of the template: a scalar, `!Ref` of a table, or `!Sub` of
-/// `${AWS::StackName}`.
-fn resolve(stack: &str, name: &str, value: &Value) -> Result<String, ProvisionError> {
-    let unsupported = || ProvisionError::Template(format!("environment variable {name}: unsupported value"));
-    match value {
-        Value::String(s) => Ok(s.clone()),
-        Value::Number(n) => Ok(n.to_string()),
-        Value::Bool(b) => Ok(b.to_string()),
-        Value::Tagged(t) => {
-            let inner = t.value.as_str().ok_or_else(unsupported)?;
-            match t.tag.to_string().as_str() {
-                "!Ref" => Ok(table_name(stack, inner)),
-                "!Sub" if !inner.replace("${AWS::StackName}", "").contains("${") => {
-                    Ok(inner.replace("${AWS::StackName}", stack))
+/// What `!Ref` and `!GetAtt …Arn` of the created resources resolve to.
+#[derive(Debug, Default)]
+pub struct Created {
+    refs: BTreeMap<String, String>,
+    arns: BTreeMap<String, String>,
+}
+
+impl Created {
+    /// Resolves `!Ref X`, `!GetAtt X.Arn` and `!Sub` of `${AWS::StackName}`.
+    fn resolve(&self, stack: &str, what: &str, value: &Value) -> Result<String, ProvisionError> {
+        let unsupported = || ProvisionError::Template(format!("{what}: unsupported value"));
+        match value {
+            Value::String(s) => Ok(s.clone()),
+            Value::Number(n) => Ok(n.to_string()),
+            Value::Bool(b) => Ok(b.to_string()),
+            Value::Tagged(t) => {
+                let inner = t.value.as_str().ok_or_else(unsupported)?;
+                match t.tag.to_string().as_str() {
+                    "!Ref" => self.refs.get(inner).cloned().ok_or_else(unsupported),
+                    "!GetAtt" => {
+                        inner.strip_suffix(".Arn").and_then(|id| self.arns.get(id)).cloned().ok_or_else(unsupported)
+                    }
+                    "!Sub" if !inner.replace("${AWS::StackName}", "").contains("${") => {
+                        Ok(inner.replace("${AWS::StackName}", stack))
+                    }
+                    _ => Err(unsupported()),
                 }
-                _ => Err(unsupported()),
             }
+            _ => Err(unsupported()),
         }
-        _ => Err(unsupported()),
     }
 }
 
 /// The functions' environment on the local stack, resolved from `Globals.Function.Environment`.
-pub fn environment(template: &Value, stack: &str) -> Result<BTreeMap<String, String>, ProvisionError> {
+pub fn environment(
+    template: &Value,
+    stack: &str,
+    created: &Created,
+) -> Result<BTreeMap<String, String>, ProvisionError> {
     let vars = template
         .get("Globals")
         .and_then(|g| g.get("Function"))
@@ -126,7 +164,7 @@ pub fn environment(template: &Value, stack: &str) -> Result<BTreeMap<String, Str
     vars.iter()
         .map(|(k, v)| {
             let k = k.as_str().ok_or_else(|| ProvisionError::Template("non-string variable name".into()))?;
-            Ok((k.to_owned(), resolve(stack, k, v)?))
+            Ok((k.to_owned(), created.resolve(stack, &format!("environment variable {k}"), v)?))
         })
         .collect()
 }
@@ -149,16 +187,120 @@ pub fn parse(text: &str) -> Result<Value, ProvisionError> {
     serde_yaml::from_str(text).map_err(|e| ProvisionError::Template(e.to_string()))
 }
 
-/// Creates every table of the template under the stack's names (an existing table is kept) and
-/// returns the functions' environment.
+/// What provisioning made: the functions' environment and their SQS event sources.
+#[derive(Debug)]
+pub struct Provisioned {
+    /// Variable name to value.
+    pub env: BTreeMap<String, String>,
+    /// Queue URL to the binary of the function it triggers.
+    pub sources: BTreeMap<String, String>,
+}
+
+fn aws<E: std::error::Error + 'static>(e: E) -> ProvisionError {
+    ProvisionError::Aws(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())
+}
+
+/// Creates every table, queue and schedule group of the template under the stack's names (what
+/// exists is kept) and resolves the functions' environment and event sources.
 pub async fn provision(
+    aws_config: &aws_config::SdkConfig,
+    template: &Value,
+    stack: &str,
+) -> Result<Provisioned, ProvisionError> {
+    let mut created = Created::default();
+    create_tables(&aws_sdk_dynamodb::Client::new(aws_config), template, stack, &mut created).await?;
+    create_queues(&aws_sdk_sqs::Client::new(aws_config), template, stack, &mut created).await?;
+    let scheduler = aws_sdk_scheduler::Client::new(aws_config);
+    for id in resources::<serde_yaml::Mapping>(template, "AWS::Scheduler::ScheduleGroup")?.into_keys() {
+        let name = resource_name(stack, &id);
+        match scheduler.create_schedule_group().name(&name).send().await {
+            Ok(_) => {}
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conflict_exception()) => {}
+            Err(e) => return Err(aws(e)),
+        }
+        created.refs.insert(id, name);
+    }
+    // Roles are not created: moto's scheduler takes any role, and the local stack checks no IAM.
+    let account = created.arns.values().find_map(|a| a.split(':').nth(4).map(str::to_owned)).unwrap_or_default();
+    for id in resources::<serde_yaml::Mapping>(template, "AWS::IAM::Role")?.into_keys() {
+        created.arns.insert(id.clone(), format!("arn:aws:iam::{account}:role/{}", resource_name(stack, &id)));
+    }
+    Ok(Provisioned { env: environment(template, stack, &created)?, sources: sources(template, stack, &created)? })
+}
+
+/// Queue URL to function binary, for every SQS event of every function.
+fn sources(template: &Value, stack: &str, created: &Created) -> Result<BTreeMap<String, String>, ProvisionError> {
+    let mut out = BTreeMap::new();
+    for (id, function) in resources::<Value>(template, "AWS::Serverless::Function")? {
+        let binary = template["Resources"][id.as_str()]["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .ok_or_else(|| ProvisionError::Template(format!("{id}: no Metadata.BuildProperties.Binary")))?;
+        for event in function.get("Events").and_then(Value::as_mapping).into_iter().flat_map(|m| m.values()) {
+            if event.get("Type").and_then(Value::as_str) != Some("SQS") {
+                continue;
+            }
+            let arn = created.resolve(stack, &format!("{id} SQS event"), &event["Properties"]["Queue"])?;
+            let (queue, _) = created.arns.iter().find(|(_, a)| **a == arn).ok_or_else(|| {
+                ProvisionError::Template(format!("{id}: SQS event on a queue the template does not declare"))
+            })?;
+            out.insert(created.refs[queue].clone(), binary.to_owned());
+        }
+    }
+    Ok(out)
+}
+
+/// Creates the queues, dead-letter queues first.
+async fn create_queues(
+    sqs: &aws_sdk_sqs::Client,
+    template: &Value,
+    stack: &str,
+    created: &mut Created,
+) -> Result<(), ProvisionError> {
+    let mut queues: Vec<(String, QueueDef)> = resources(template, "AWS::SQS::Queue")?.into_iter().collect();
+    queues.sort_by_key(|(_, q)| q.redrive_policy.is_some());
+    for (id, def) in queues {
+        let name = resource_name(stack, &id);
+        let mut attributes = Vec::new();
+        if let Some(v) = def.visibility_timeout {
+            attributes.push(("VisibilityTimeout", v.to_string()));
+        }
+        if let Some(v) = def.message_retention_period {
+            attributes.push(("MessageRetentionPeriod", v.to_string()));
+        }
+        if let Some(r) = &def.redrive_policy {
+            let target = created.resolve(stack, &format!("{id} RedrivePolicy"), &r.dead_letter_target_arn)?;
+            let policy = serde_json::json!({"deadLetterTargetArn": target, "maxReceiveCount": r.max_receive_count});
+            attributes.push(("RedrivePolicy", policy.to_string()));
+        }
+        let create =
+            attributes.into_iter().fold(sqs.create_queue().queue_name(&name), |c, (k, v)| c.attributes(k.into(), v));
+        let url = create.send().await.map_err(aws)?.queue_url.unwrap_or_default();
+        let arn = sqs
+            .get_queue_attributes()
+            .queue_url(&url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .map_err(aws)?
+            .attributes
+            .and_then(|mut a| a.remove(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
+            .unwrap_or_default();
+        created.refs.insert(id.clone(), url);
+        created.arns.insert(id, arn);
+    }
+    Ok(())
+}
+
+/// Creates the tables (an existing table is kept).
+async fn create_tables(
     dynamo: &aws_sdk_dynamodb::Client,
     template: &Value,
     stack: &str,
-) -> Result<BTreeMap<String, String>, ProvisionError> {
-    let env = environment(template, stack)?;
+    created: &mut Created,
+) -> Result<(), ProvisionError> {
     for (id, def) in tables(template)? {
-        let name = table_name(stack, &id);
+        let name = resource_name(stack, &id);
+        created.refs.insert(id.clone(), name.clone());
         let mut create = dynamo
             .create_table()
             .table_name(&name)
@@ -190,7 +332,7 @@ pub async fn provision(
         match create.send().await {
             Ok(_) => {}
             Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_in_use_exception()) => continue,
-            Err(e) => return Err(ProvisionError::Aws(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())),
+            Err(e) => return Err(aws(e)),
         }
         if let Some(ttl) = def.time_to_live_specification {
             dynamo
@@ -205,10 +347,10 @@ pub async fn provision(
                 )
                 .send()
                 .await
-                .map_err(|e| ProvisionError::Aws(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string()))?;
+                .map_err(aws)?;
         }
     }
-    Ok(env)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -220,10 +362,21 @@ mod tests {
     #[test]
     fn the_real_template_resolves_every_function_variable() {
         let t = parse(TEMPLATE).unwrap();
-        let env = environment(&t, "mw").unwrap();
+        let mut created = Created::default();
+        for (id, _) in tables(&t).unwrap() {
+            created.refs.insert(id.clone(), resource_name("mw", &id));
+        }
+        for id in ["SyncQueue", "SyncDeadLetterQueue"] {
+            created.refs.insert(id.into(), format!("http://q/{id}"));
+            created.arns.insert(id.into(), format!("arn:aws:sqs:r:1:{id}"));
+        }
+        created.refs.insert("SyncSchedules".into(), "mw-SyncSchedules".into());
+        created.arns.insert("SchedulerRole".into(), "arn:aws:iam::1:role/r".into());
+        let env = environment(&t, "mw", &created).unwrap();
         assert_eq!(env["ACCOUNTS_TABLE"], "mw-AccountsTable");
         assert_eq!(env["SECRETS_PREFIX"], "mw/");
-        let tables = tables(&t).unwrap();
-        assert!(tables.contains_key("TokensTable") && tables.contains_key("ConnectionsTable"));
+        assert_eq!(env["SYNC_QUEUE_ARN"], "arn:aws:sqs:r:1:SyncQueue");
+        let sources = sources(&t, "mw", &created).unwrap();
+        assert_eq!(sources.get("http://q/SyncQueue").map(String::as_str), Some("sync"));
     }
 }

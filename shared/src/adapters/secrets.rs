@@ -17,7 +17,7 @@ impl SecretsManagerStore {
         Self { client, prefix }
     }
 
-    /// The full name of a secret.
+    /// The full name of a secret (the IAM policies grant the prefix only).
     pub fn full_name(&self, name: &str) -> String {
         format!("{}{}", self.prefix, name)
     }
@@ -31,6 +31,17 @@ impl SecretStore for SecretsManagerStore {
                 StoreError::Backend(format!("create secret: {}", aws_sdk_secretsmanager::error::DisplayErrorContext(e)))
             },
         )
+    }
+
+    async fn get(&self, name: &str) -> Result<Option<String>, StoreError> {
+        match self.client.get_secret_value().secret_id(self.full_name(name)).send().await {
+            Ok(out) => Ok(out.secret_string),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => Ok(None),
+            Err(e) => Err(StoreError::Backend(format!(
+                "read secret: {}",
+                aws_sdk_secretsmanager::error::DisplayErrorContext(e)
+            ))),
+        }
     }
 
     async fn delete(&self, name: &str) -> Result<(), StoreError> {

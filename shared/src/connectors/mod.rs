@@ -82,8 +82,17 @@ pub struct ListQuery {
 pub struct Page {
     /// The records.
     pub records: Vec<Record>,
-    /// Whether more follow the last one.
-    pub more: bool,
+    /// The key to carry on after when more may follow; none at the end.
+    pub next: Option<String>,
+}
+
+/// One page of a system's changes, for syncs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Changes {
+    /// Records in the unified model, each with `key` and `updatedAt`.
+    pub records: Vec<Record>,
+    /// The connector's opaque position of the next page; none after the last.
+    pub next: Option<String>,
 }
 
 /// One customer system's protocol. Data operations default to `Unsupported`; a connector
@@ -96,6 +105,24 @@ pub trait Connector: Send + Sync {
     /// What the system supports, entity by entity.
     fn capabilities(&self) -> Capabilities {
         Capabilities(Vec::new())
+    }
+
+    /// Whether reads ask the system itself (the sandbox) rather than the synced copy.
+    fn live_reads(&self) -> bool {
+        false
+    }
+
+    /// A page of records changed at or after `since` (everything when none), from the position
+    /// `cursor` a previous page gave. Inclusive, so records sharing a boundary timestamp are
+    /// never skipped; syncs de-duplicate what they saw before.
+    async fn changes(
+        &self,
+        _credentials: &Credentials,
+        _entity: Entity,
+        _since: Option<DateTime<Utc>>,
+        _cursor: Option<&str>,
+    ) -> Result<Changes, ConnectorError> {
+        Err(ConnectorError::Unsupported)
     }
 
     /// A page of records.

@@ -14,7 +14,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Create the template's tables on the AWS endpoint and print the functions' environment.
+    /// Create the template's tables, queues and schedule groups on the AWS endpoint and print the
+    /// functions' environment.
     Provision {
         /// The SAM template.
         #[arg(long, default_value = "infra/template.yaml")]
@@ -22,6 +23,9 @@ enum Command {
         /// The stack name the resources are named after.
         #[arg(long, default_value = "millwright-local")]
         stack: String,
+        /// Also write the functions' SQS event sources here, one `QUEUE_URL=function` per line.
+        #[arg(long)]
+        sources: Option<PathBuf>,
     },
     /// Accounts.
     Account {
@@ -45,15 +49,18 @@ enum AccountCommand {
 
 async fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
-        Command::Provision { template, stack } => {
+        Command::Provision { template, stack, sources } => {
             let text = std::fs::read_to_string(&template).map_err(|e| format!("{}: {e}", template.display()))?;
             let parsed = provision::parse(&text).map_err(|e| e.to_string())?;
             let aws = aws_config::load_from_env().await;
-            let env = provision::provision(&aws_sdk_dynamodb::Client::new(&aws), &parsed, &stack)
-                .await
-                .map_err(|e| e.to_string())?;
-            for (k, v) in env {
+            let made = provision::provision(&aws, &parsed, &stack).await.map_err(|e| e.to_string())?;
+            for (k, v) in made.env {
                 println!("{k}={v}");
+            }
+            if let Some(path) = sources {
+                let lines: String =
+                    made.sources.iter().map(|(queue, function)| format!("{queue}={function}\n")).collect();
+                std::fs::write(&path, lines).map_err(|e| format!("{}: {e}", path.display()))?;
             }
             Ok(())
         }

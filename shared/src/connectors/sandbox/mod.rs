@@ -6,20 +6,42 @@
 pub mod data;
 
 use async_trait::async_trait;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
-use super::{Connector, ConnectorError, Credentials, ListQuery, Page};
+use super::{Changes, Connector, ConnectorError, Credentials, ListQuery, Page};
 use crate::{
     capabilities::{Capabilities, EntityCapabilities, FieldRule, Operation, StateRule, Status},
     entities::{Entity, Record},
     error::ErrorCode,
 };
 
+/// The sample records of an entity whose keys sort after `key` (all when none).
+fn after(entity: Entity, key: Option<&str>) -> impl Iterator<Item = &'static Record> {
+    let records = data::records(entity);
+    let start = key.map_or(0, |a| records.partition_point(|r| r["key"].as_str().is_some_and(|k| k <= a)));
+    records[start..].iter()
+}
+
+/// A sample record's `updatedAt`.
+fn updated_at(record: &Record) -> Option<DateTime<Utc>> {
+    record["updatedAt"].as_str().and_then(|u| DateTime::parse_from_rfc3339(u).ok()).map(|u| u.with_timezone(&Utc))
+}
+
+/// Up to `limit` of the matching records, and the last one's key when more follow.
+fn take_page<'a>(mut matching: impl Iterator<Item = &'a Record>, limit: usize) -> (Vec<Record>, Option<String>) {
+    let page: Vec<Record> = matching.by_ref().take(limit).cloned().collect();
+    let next = matching.next().and(page.last()).and_then(|r| r["key"].as_str()).map(str::to_owned);
+    (page, next)
+}
+
 /// The sandbox's connector.
 pub struct Sandbox;
+
+/// Records per page of the sandbox's change feed: small, so syncs of the sample take several pages.
+const CHANGES_PAGE: usize = 25;
 
 /// The API key the sandbox rejects, as documented.
 pub const REJECTED_API_KEY: &str = "invalid";
@@ -287,24 +309,30 @@ impl Connector for Sandbox {
         capabilities()
     }
 
+    fn live_reads(&self) -> bool {
+        true
+    }
+
+    async fn changes(
+        &self,
+        _credentials: &Credentials,
+        entity: Entity,
+        since: Option<DateTime<Utc>>,
+        cursor: Option<&str>,
+    ) -> Result<Changes, ConnectorError> {
+        let matching = after(entity, cursor).filter(|r| since.is_none_or(|t| updated_at(r).is_some_and(|u| u >= t)));
+        let (records, next) = take_page(matching, CHANGES_PAGE);
+        Ok(Changes { records, next })
+    }
+
     async fn list(&self, entity: Entity, query: &ListQuery) -> Result<Page, ConnectorError> {
-        let records = data::records(entity);
-        let start = query
-            .after
-            .as_deref()
-            .map_or(0, |a| records.partition_point(|r| r["key"].as_str().is_some_and(|k| k <= a)));
-        let mut matching = records[start..].iter().filter(|r| {
+        let matching = after(entity, query.after.as_deref()).filter(|r| {
             (query.include_deleted || r["deletedAt"].is_null())
                 && query.status.as_deref().is_none_or(|s| r["statusKey"] == s)
-                && query.modified_after.is_none_or(|t| {
-                    r["updatedAt"]
-                        .as_str()
-                        .and_then(|u| chrono::DateTime::parse_from_rfc3339(u).ok())
-                        .is_some_and(|u| u > t)
-                })
+                && query.modified_after.is_none_or(|t| updated_at(r).is_some_and(|u| u > t))
         });
-        let page: Vec<Record> = matching.by_ref().take(query.limit).cloned().collect();
-        Ok(Page { records: page, more: matching.next().is_some() })
+        let (records, next) = take_page(matching, query.limit);
+        Ok(Page { records, next })
     }
 
     async fn get(&self, entity: Entity, key: &str) -> Result<Option<Record>, ConnectorError> {
@@ -381,6 +409,6 @@ mod tests {
             .unwrap();
         assert_eq!(with_deleted.records.len(), all.records.len() + 2);
         let first = Sandbox.list(Entity::Assets, &ListQuery { limit: 5, ..Default::default() }).await.unwrap();
-        assert!(first.more && first.records.len() == 5);
+        assert!(first.next.is_some() && first.records.len() == 5);
     }
 }

@@ -1,0 +1,13 @@
+//! The `sync-runs` function: starting syncs and reporting on them.
+
+mod routes;
+
+use millwright::adapters::{config::Services, http};
+use std::sync::Arc;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    http::init_logging();
+    let services = Services::from_env().await?;
+    http::serve(Arc::new(services), routes::route).await
+}

@@ -1,0 +1,19 @@
+//! The `sync` function: triggered by the sync queue, it carries sync runs out page by page and
+//! queues the runs of schedules that fired. Failed messages go back to the queue alone.
+
+use millwright::{
+    adapters::{config::Backends, http, sqs},
+    connectors::Connectors,
+    sync::SyncMessage,
+};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    http::init_logging();
+    let worker = Backends::from_env().await?.worker(Connectors::standard());
+    sqs::serve(|message: SyncMessage, deadline| {
+        let worker = &worker;
+        async move { worker.handle(&message, deadline).await.map(|_| ()) }
+    })
+    .await
+}

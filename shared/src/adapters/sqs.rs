@@ -1,0 +1,80 @@
+//! The glue of SQS-triggered functions: a batch's messages are decoded and handled
+//! concurrently, and only those that failed are reported back (a partial batch response), so
+//! SQS retries them alone and, after the queue's `maxReceiveCount`, moves them to the DLQ.
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use chrono::{DateTime, Utc};
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde::de::DeserializeOwned;
+use std::{fmt::Display, future::Future};
+
+/// Handles every message of a batch before `deadline`; answers the ids of those that failed.
+pub async fn handle_batch<T, F, Fut, E>(event: SqsEvent, deadline: DateTime<Utc>, handler: F) -> SqsBatchResponse
+where
+    T: DeserializeOwned,
+    F: Fn(T, DateTime<Utc>) -> Fut,
+    Fut: Future<Output = Result<(), E>>,
+    E: Display,
+{
+    let work = event.records.into_iter().map(|record| {
+        let id = record.message_id.unwrap_or_default();
+        let decoded = serde_json::from_str::<T>(record.body.as_deref().unwrap_or_default());
+        let handler = &handler;
+        async move {
+            let result = match decoded {
+                Ok(message) => handler(message, deadline).await.map_err(|e| e.to_string()),
+                // Left for the DLQ, where an operator can read it.
+                Err(e) => Err(format!("undecodable message: {e}")),
+            };
+            result.err().map(|e| {
+                tracing::error!(message_id = %id, error = %e, "message failed; SQS will retry it");
+                id
+            })
+        }
+    });
+    let mut response = SqsBatchResponse::default();
+    for failed in futures_util::future::join_all(work).await.into_iter().flatten() {
+        response.add_failure(failed);
+    }
+    response
+}
+
+/// The invocation's deadline from the runtime's `deadline` (epoch milliseconds). cargo-lambda's
+/// emulator sends the remaining time there instead (600000), so a value that is not a time in the
+/// past day is taken as the time left.
+fn deadline(millis: u64, now: DateTime<Utc>) -> DateTime<Utc> {
+    let millis = i64::try_from(millis).unwrap_or(i64::MAX);
+    match DateTime::<Utc>::from_timestamp_millis(millis) {
+        Some(at) if at > now - chrono::Duration::days(1) => at,
+        _ => now + chrono::Duration::milliseconds(millis.min(900_000)),
+    }
+}
+
+/// Runs an SQS-triggered function whose messages are `T`, handled by `handler`.
+pub async fn serve<T, F, Fut, E>(handler: F) -> Result<(), lambda_runtime::Error>
+where
+    T: DeserializeOwned,
+    F: Fn(T, DateTime<Utc>) -> Fut,
+    Fut: Future<Output = Result<(), E>>,
+    E: Display,
+{
+    let handler = &handler;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        let deadline = deadline(event.context.deadline, Utc::now());
+        Ok::<_, lambda_runtime::Error>(handle_batch(event.payload, deadline, handler).await)
+    }))
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadlines_are_epoch_millis_or_time_left() {
+        let now = Utc::now();
+        let real = now + chrono::Duration::seconds(300);
+        assert_eq!(deadline(real.timestamp_millis() as u64, now).timestamp_millis(), real.timestamp_millis());
+        assert_eq!(deadline(600_000, now), now + chrono::Duration::minutes(10));
+    }
+}

@@ -1,0 +1,227 @@
+//! `SyncRunStore` on DynamoDB. Runs live under their connection, sorted by id (ULIDs, so by
+//! creation); an index by account serves the account key. Beside the runs, one state item per
+//! connection and entity holds the lease and the mark; ending a run is one transaction over the
+//! run, that state, the connection's `lastSync` and the event.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::{
+    Client,
+    types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update},
+};
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+
+use super::{
+    batch,
+    dynamo::{Item, TxFailure, backend, built, from_item, s, sdk, to_item, transact},
+};
+use crate::{
+    model::LastSync,
+    ports::{Lease, RunScope, StoreError, SyncRunStore},
+    sync::{Event, SyncRun, sortable},
+};
+
+/// The index of runs by account.
+const BY_ACCOUNT: &str = "byAccount";
+/// Every run id starts with this; state items sort after all of them.
+const RUN_PREFIX: &str = "sync_";
+/// Above every run id.
+const RUN_CEILING: &str = "sync_~";
+
+/// Runs, leases, marks and events.
+pub struct DynamoSyncRuns {
+    client: Client,
+    runs: String,
+    connections: String,
+    events: String,
+}
+
+fn state_key(run: &SyncRun) -> Item {
+    HashMap::from([("connectionId".into(), s(&run.connection_id)), ("id".into(), s(format!("~state#{}", run.entity)))])
+}
+
+fn put_run(table: &str, run: &SyncRun) -> Result<TransactWriteItem, StoreError> {
+    Ok(TransactWriteItem::builder()
+        .put(built(Put::builder().table_name(table).set_item(Some(to_item(run)?)).build())?)
+        .build())
+}
+
+fn conflict(f: TxFailure) -> StoreError {
+    match f {
+        TxFailure::Conditions(_) => StoreError::Conflict("the run does not hold its lease".into()),
+        other => backend(other),
+    }
+}
+
+impl DynamoSyncRuns {
+    /// The store over the runs table, the connections table (for `lastSync`) and the events table.
+    pub fn new(client: Client, runs: String, connections: String, events: String) -> Self {
+        Self { client, runs, connections, events }
+    }
+
+    fn decode(items: Vec<Item>) -> Result<Vec<SyncRun>, StoreError> {
+        items
+            .into_iter()
+            .filter(|i| matches!(i.get("id"), Some(AttributeValue::S(id)) if id.starts_with(RUN_PREFIX)))
+            .map(from_item)
+            .collect()
+    }
+
+    /// Releases the run's lease (only if this run holds it or none does), setting the mark if given.
+    fn held(&self, run: &SyncRun, mark: Option<DateTime<Utc>>) -> Result<Update, StoreError> {
+        let update = Update::builder()
+            .table_name(&self.runs)
+            .set_key(Some(state_key(run)))
+            .condition_expression("attribute_not_exists(leaseRun) OR leaseRun = :r")
+            .expression_attribute_values(":r", s(&run.id));
+        built(match mark {
+            Some(m) => update
+                .update_expression("SET mark = :m REMOVE leaseRun, leaseUntil")
+                .expression_attribute_values(":m", s(sortable(m)))
+                .build(),
+            None => update.update_expression("REMOVE leaseRun, leaseUntil").build(),
+        })
+    }
+}
+
+#[async_trait]
+impl SyncRunStore for DynamoSyncRuns {
+    async fn create(&self, runs: &[SyncRun]) -> Result<(), StoreError> {
+        batch::put_all(&self.client, &self.runs, runs.iter().map(to_item).collect::<Result<_, _>>()?).await
+    }
+
+    async fn run(&self, connection_id: &str, id: &str) -> Result<Option<SyncRun>, StoreError> {
+        if !id.starts_with(RUN_PREFIX) {
+            return Ok(None);
+        }
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.runs)
+            .key("connectionId", s(connection_id))
+            .key("id", s(id))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk("get run", e))?;
+        out.item.map(from_item).transpose()
+    }
+
+    async fn account_run(&self, account_id: &str, id: &str) -> Result<Option<SyncRun>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.runs)
+            .index_name(BY_ACCOUNT)
+            .key_condition_expression("accountId = :a AND id = :id")
+            .expression_attribute_values(":a", s(account_id))
+            .expression_attribute_values(":id", s(id))
+            .send()
+            .await
+            .map_err(|e| sdk("query run", e))?;
+        Ok(Self::decode(out.items.unwrap_or_default())?.into_iter().next())
+    }
+
+    async fn runs(
+        &self,
+        scope: RunScope<'_>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<SyncRun>, Option<String>), StoreError> {
+        // Newest first; a position is the last id shown, and ids are unique, so "below it" is exact.
+        let (partition, value, index) = match scope {
+            RunScope::Connection(c) => ("connectionId", c, None),
+            RunScope::Account(a) => ("accountId", a, Some(BY_ACCOUNT)),
+        };
+        let out = self
+            .client
+            .query()
+            .table_name(&self.runs)
+            .set_index_name(index.map(str::to_owned))
+            .key_condition_expression(format!("{partition} = :p AND id BETWEEN :lo AND :hi"))
+            .expression_attribute_values(":p", s(value))
+            .expression_attribute_values(":lo", s(RUN_PREFIX))
+            .expression_attribute_values(":hi", s(after.unwrap_or(RUN_CEILING)))
+            .scan_index_forward(false)
+            .limit(i32::try_from(limit + 2).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(|e| sdk("query runs", e))?;
+        let mut runs: Vec<SyncRun> = Self::decode(out.items.unwrap_or_default())?;
+        runs.retain(|r| Some(r.id.as_str()) != after);
+        let next = (runs.len() > limit).then(|| {
+            runs.truncate(limit);
+            runs[limit - 1].id.clone()
+        });
+        Ok((runs, next))
+    }
+
+    async fn lease(&self, run: &SyncRun, now: DateTime<Utc>, until: DateTime<Utc>) -> Result<Lease, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.runs)
+            .set_key(Some(state_key(run)))
+            .update_expression("SET leaseRun = :r, leaseUntil = :u")
+            .condition_expression("attribute_not_exists(leaseRun) OR leaseRun = :r OR leaseUntil < :now")
+            .expression_attribute_values(":r", s(&run.id))
+            .expression_attribute_values(":u", s(sortable(until)))
+            .expression_attribute_values(":now", s(sortable(now)))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                let mark = match out.attributes.as_ref().and_then(|a| a.get("mark")) {
+                    Some(AttributeValue::S(m)) => DateTime::parse_from_rfc3339(m).ok().map(|m| m.to_utc()),
+                    _ => None,
+                };
+                Ok(Lease::Acquired { mark })
+            }
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => {
+                Ok(Lease::Busy)
+            }
+            Err(e) => Err(sdk("take lease", e)),
+        }
+    }
+
+    async fn save(&self, run: &SyncRun, until: DateTime<Utc>) -> Result<(), StoreError> {
+        let extend = built(
+            Update::builder()
+                .table_name(&self.runs)
+                .set_key(Some(state_key(run)))
+                .update_expression("SET leaseUntil = :u")
+                .condition_expression("leaseRun = :r")
+                .expression_attribute_values(":r", s(&run.id))
+                .expression_attribute_values(":u", s(sortable(until)))
+                .build(),
+        )?;
+        let items = vec![put_run(&self.runs, run)?, TransactWriteItem::builder().update(extend).build()];
+        transact(&self.client, items).await.map_err(conflict)
+    }
+
+    async fn finish(&self, run: &SyncRun, mark: Option<DateTime<Utc>>, event: &Event) -> Result<(), StoreError> {
+        let state = self.held(run, mark)?;
+        let last =
+            LastSync { sync_id: run.id.clone(), status: run.status.as_str().into(), finished_at: run.finished_at };
+        let connection = built(
+            Update::builder()
+                .table_name(&self.connections)
+                .key("accountId", s(&run.account_id))
+                .key("id", s(&run.connection_id))
+                .update_expression("SET lastSync.#e = :l")
+                .condition_expression("attribute_exists(id)")
+                .expression_attribute_names("#e", &run.entity)
+                .expression_attribute_values(":l", AttributeValue::M(to_item(&last)?))
+                .build(),
+        )?;
+        let event = built(Put::builder().table_name(&self.events).set_item(Some(to_item(event)?)).build())?;
+        let items = vec![
+            put_run(&self.runs, run)?,
+            TransactWriteItem::builder().update(state).build(),
+            TransactWriteItem::builder().update(connection).build(),
+            TransactWriteItem::builder().put(event).build(),
+        ];
+        transact(&self.client, items).await.map_err(conflict)
+    }
+}

@@ -1,0 +1,148 @@
+//! Syncs copy a connection's records from its system into the record store. `SyncService`
+//! starts runs and reports them (the HTTP side); `Worker` carries a run out page by page (the
+//! queue side). Both speak to storage, the queue and the scheduler only through `ports`.
+
+mod model;
+mod stored;
+mod worker;
+
+pub use model::{Checkpoint, Counts, Event, RunError, SyncMessage, SyncMode, SyncRun, SyncStatus, Trigger};
+pub use stored::{Change, StoredRecord, partition, sortable, timestamp};
+pub use worker::{Outcome, Worker};
+
+use chrono::Utc;
+use serde::Deserialize;
+use std::{sync::Arc, time::Duration};
+
+use crate::{
+    capabilities::Operation,
+    connectors::Connectors,
+    entities::Entity,
+    error::{ApiError, ErrorCode},
+    model::{Connection, ConnectionStatus},
+    ports::{RunScope, StoreError, SyncQueue, SyncRunStore},
+};
+
+/// Body of `POST /v1/syncs` and `POST /v1/connections/{id}/syncs`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncRequest {
+    /// Entity paths; the connection's `syncEntities` when omitted.
+    #[serde(default)]
+    pub entities: Option<Vec<String>>,
+    /// Incremental when omitted.
+    #[serde(default)]
+    pub mode: Option<SyncMode>,
+}
+
+/// Turns a storage failure into the API's error, logging the cause.
+pub(crate) fn storage(e: StoreError) -> ApiError {
+    match e {
+        StoreError::NotFound => ApiError::not_found("sync"),
+        other => {
+            tracing::error!(error = %other, "sync storage failed");
+            ApiError::internal()
+        }
+    }
+}
+
+/// Queues runs and reports on them.
+#[derive(Clone)]
+pub struct SyncService {
+    runs: Arc<dyn SyncRunStore>,
+    queue: Arc<dyn SyncQueue>,
+    connectors: Connectors,
+}
+
+impl SyncService {
+    /// Wires the service to its ports.
+    pub fn new(runs: Arc<dyn SyncRunStore>, queue: Arc<dyn SyncQueue>, connectors: Connectors) -> Self {
+        Self { runs, queue, connectors }
+    }
+
+    /// Creates one queued run per entity and puts one message each on the sync queue.
+    pub async fn start(
+        &self,
+        connection: &Connection,
+        request: SyncRequest,
+        trigger: Trigger,
+    ) -> Result<Vec<SyncRun>, ApiError> {
+        if connection.status == ConnectionStatus::Disconnected {
+            return Err(ApiError::new(ErrorCode::Conflict, "The connection is disconnected; it syncs no more."));
+        }
+        let connector = self
+            .connectors
+            .get(&connection.system)
+            .ok_or_else(|| ApiError::new(ErrorCode::SystemUnavailable, "Syncing this system is not available yet."))?;
+        let requested = match request.entities {
+            Some(list) if list.is_empty() => {
+                return Err(ApiError::invalid_field("entities", "name at least one entity"));
+            }
+            Some(list) => list,
+            None => connection.settings.sync_entities.clone(),
+        };
+        let mut entities: Vec<Entity> = Vec::new();
+        for (i, name) in requested.iter().enumerate() {
+            let entity = Entity::from_path(name).ok_or_else(|| {
+                let known: Vec<_> = Entity::ALL.iter().map(|e| e.path()).collect();
+                ApiError::invalid_field(format!("entities[{i}]"), format!("one of {}", known.join(", ")))
+            })?;
+            connector.capabilities().of(entity).require(Operation::List)?;
+            if !entities.contains(&entity) {
+                entities.push(entity);
+            }
+        }
+        let mode = request.mode.unwrap_or(SyncMode::Incremental);
+        let now = Utc::now();
+        let runs: Vec<SyncRun> = entities
+            .iter()
+            .map(|e| SyncRun {
+                id: format!("sync_{}", ulid::Ulid::new().to_string().to_lowercase()),
+                connection_id: connection.id.clone(),
+                account_id: connection.account_id.clone(),
+                entity: e.path().to_owned(),
+                mode,
+                status: SyncStatus::Queued,
+                trigger,
+                created_at: now,
+                started_at: None,
+                finished_at: None,
+                counts: Counts::default(),
+                error: None,
+                checkpoint: Checkpoint::default(),
+            })
+            .collect();
+        self.runs.create(&runs).await.map_err(storage)?;
+        let messages: Vec<SyncMessage> = runs
+            .iter()
+            .map(|r| SyncMessage::Run { connection_id: r.connection_id.clone(), sync_id: r.id.clone() })
+            .collect();
+        self.queue.send(&messages, Duration::ZERO).await.map_err(storage)?;
+        tracing::info!(connection = %connection.id, runs = runs.len(), ?mode, ?trigger, "syncs queued");
+        Ok(runs)
+    }
+
+    /// Puts a message back on the queue, delivered after `delay`.
+    pub async fn requeue(&self, message: &SyncMessage, delay: Duration) -> Result<(), StoreError> {
+        self.queue.send(std::slice::from_ref(message), delay).await
+    }
+
+    /// One run in the caller's scope; 404 outside it.
+    pub async fn get(&self, scope: RunScope<'_>, id: &str) -> Result<SyncRun, ApiError> {
+        let run = match scope {
+            RunScope::Connection(c) => self.runs.run(c, id).await,
+            RunScope::Account(a) => self.runs.account_run(a, id).await,
+        };
+        run.map_err(storage)?.ok_or_else(|| ApiError::not_found("sync"))
+    }
+
+    /// Runs in the caller's scope, newest first.
+    pub async fn list(
+        &self,
+        scope: RunScope<'_>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<SyncRun>, Option<String>), ApiError> {
+        self.runs.runs(scope, after, limit).await.map_err(storage)
+    }
+}

@@ -1,0 +1,315 @@
+//! The sync function's work: one run, page by page, checkpointed after every page so that a
+//! new worker carries on where a stopped one left off; near the deadline it hands the run back
+//! to the queue. One run at a time per connection and entity, under a lease.
+
+use chrono::{DateTime, Duration as Span, Utc};
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+use super::{Change, Event, RunError, StoredRecord, SyncMessage, SyncMode, SyncRequest, SyncRun, SyncStatus, Trigger};
+use crate::{
+    connections::secret_name,
+    connectors::{Connector, Connectors, Credentials},
+    entities::Entity,
+    error::ErrorCode,
+    model::ConnectionStatus,
+    ports::{ConnectionStore, Known, Lease, RecordStore, SecretStore, StoreError, SyncRunStore},
+    records::connector_error,
+    sync::{SyncService, partition},
+};
+
+/// How long a lease lasts without a checkpoint: longer than any one page takes.
+const LEASE: Span = Span::minutes(5);
+/// How long a run that found its entity busy waits before it asks again.
+const BUSY_WAIT: Duration = Duration::from_secs(30);
+/// The most time kept back before the deadline, to checkpoint and hand over.
+const MAX_MARGIN: Span = Span::seconds(60);
+
+/// What handling a message came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The run ended (or there was nothing to do).
+    Done,
+    /// The deadline neared; the run is back on the queue from its checkpoint.
+    Handed,
+    /// Another run of the same entity holds the lease; this one is back on the queue, later.
+    Waiting,
+    /// The runs of a schedule's firing are queued.
+    Queued,
+    /// Another worker took the run over; this one stopped.
+    Superseded,
+}
+
+/// Carries sync runs out.
+#[derive(Clone)]
+pub struct Worker {
+    /// Runs, leases and marks.
+    pub runs: Arc<dyn SyncRunStore>,
+    /// Synced records.
+    pub records: Arc<dyn RecordStore>,
+    /// Connections (status and settings).
+    pub connections: Arc<dyn ConnectionStore>,
+    /// Connection credentials.
+    pub secrets: Arc<dyn SecretStore>,
+    /// The systems' connectors.
+    pub connectors: Connectors,
+    /// Starts the runs of a schedule's firing and hands runs back to the queue.
+    pub service: SyncService,
+}
+
+/// Why the run cannot go on; it fails with this.
+fn failure(code: ErrorCode, message: impl Into<String>) -> RunError {
+    RunError::new(code, message)
+}
+
+/// What one step of a run came to.
+enum Step {
+    /// More to do.
+    More,
+    /// The run succeeded.
+    Succeeded,
+    /// The run failed.
+    Failed(RunError),
+}
+
+impl Worker {
+    /// Handles one queue message before `deadline`. An `Err` leaves the message for a retry.
+    pub async fn handle(&self, message: &SyncMessage, deadline: DateTime<Utc>) -> Result<Outcome, StoreError> {
+        match message {
+            SyncMessage::Scheduled { account_id, connection_id } => {
+                let Some(connection) = self.connections.connection(account_id, connection_id).await? else {
+                    return Ok(Outcome::Done);
+                };
+                if connection.status == ConnectionStatus::Disconnected {
+                    tracing::info!(connection = %connection_id, "schedule fired after disconnect; nothing queued");
+                    return Ok(Outcome::Done);
+                }
+                match self.service.start(&connection, SyncRequest::default(), Trigger::Schedule).await {
+                    Ok(_) => Ok(Outcome::Queued),
+                    Err(e) => Err(StoreError::Backend(format!("queueing scheduled runs: {}", e.message))),
+                }
+            }
+            SyncMessage::Run { connection_id, sync_id } => {
+                let Some(run) = self.runs.run(connection_id, sync_id).await? else {
+                    tracing::warn!(sync = %sync_id, "no such run");
+                    return Ok(Outcome::Done);
+                };
+                if run.status.finished() {
+                    return Ok(Outcome::Done);
+                }
+                self.carry_on(run, message, deadline).await
+            }
+        }
+    }
+
+    async fn carry_on(
+        &self,
+        mut run: SyncRun,
+        message: &SyncMessage,
+        deadline: DateTime<Utc>,
+    ) -> Result<Outcome, StoreError> {
+        let started = Utc::now();
+        let mark = match self.runs.lease(&run, started, started + LEASE).await? {
+            Lease::Busy => {
+                self.service.requeue(message, BUSY_WAIT).await?;
+                return Ok(Outcome::Waiting);
+            }
+            Lease::Acquired { mark } => mark,
+        };
+        let Some(connection) = self.connections.connection(&run.account_id, &run.connection_id).await? else {
+            return self.end(run, Step::Failed(failure(ErrorCode::NotFound, "The connection does not exist."))).await;
+        };
+        if run.status == SyncStatus::Queued {
+            let window = started - Span::days(i64::from(connection.settings.historical_days));
+            run.status = SyncStatus::Running;
+            run.started_at = Some(started);
+            run.checkpoint.since = Some(match run.mode {
+                SyncMode::Full => window,
+                SyncMode::Incremental => mark.unwrap_or(window),
+            });
+        }
+        let Some(entity) = Entity::from_path(&run.entity) else {
+            return self.end(run, Step::Failed(failure(ErrorCode::InvalidRequest, "Unknown entity."))).await;
+        };
+        let Some(connector) = self.connectors.get(&connection.system) else {
+            let error = failure(ErrorCode::SystemUnavailable, "Syncing this system is not available yet.");
+            return self.end(run, Step::Failed(error)).await;
+        };
+        let credentials = match self.secrets.get(&secret_name(&run.account_id, &run.connection_id)).await? {
+            Some(text) => match serde_json::from_str(&text) {
+                Ok(map) => Credentials(map),
+                Err(_) => return Err(StoreError::Backend("stored credentials are not a JSON object".into())),
+            },
+            None => {
+                let error = failure(ErrorCode::Conflict, "The connection has no credentials; it was disconnected.");
+                return self.end(run, Step::Failed(error)).await;
+            }
+        };
+        // Keep a fifth of the time this invocation has (at most a minute) to checkpoint and hand over.
+        let margin = ((deadline - started) / 5).min(MAX_MARGIN);
+        let mut steps = 0u32;
+        loop {
+            if steps > 0 && Utc::now() + margin >= deadline {
+                self.save(&run).await?;
+                self.service.requeue(message, Duration::ZERO).await?;
+                tracing::info!(sync = %run.id, pages = run.checkpoint.pages, %deadline, "deadline near; handed back to the queue");
+                return Ok(Outcome::Handed);
+            }
+            steps += 1;
+            // Disconnect stops a run before its next write.
+            let live = self.connections.connection(&run.account_id, &run.connection_id).await?;
+            if live.is_none_or(|c| c.status == ConnectionStatus::Disconnected) {
+                let error =
+                    failure(ErrorCode::Conflict, "The connection was disconnected; the run stopped without writing.");
+                return self.end(run, Step::Failed(error)).await;
+            }
+            let step = if run.checkpoint.sweeping {
+                self.sweep(&mut run, entity).await?
+            } else {
+                self.page(&mut run, entity, &connection.system, connector.as_ref(), &credentials).await?
+            };
+            match step {
+                Step::More => {
+                    if !self.save(&run).await? {
+                        return Ok(Outcome::Superseded);
+                    }
+                }
+                done => {
+                    let mark = match done {
+                        Step::Succeeded => run.checkpoint.high_water.max(mark),
+                        _ => None,
+                    };
+                    return self.end_with_mark(run, done, mark).await;
+                }
+            }
+        }
+    }
+
+    /// Saves progress and extends the lease; false when another worker holds the run now.
+    async fn save(&self, run: &SyncRun) -> Result<bool, StoreError> {
+        match self.runs.save(run, Utc::now() + LEASE).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::Conflict(m)) => {
+                tracing::warn!(sync = %run.id, reason = %m, "lease lost; stopping");
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Fetches, compares and stores the next page of changes.
+    async fn page(
+        &self,
+        run: &mut SyncRun,
+        entity: Entity,
+        system: &str,
+        connector: &dyn Connector,
+        credentials: &Credentials,
+    ) -> Result<Step, StoreError> {
+        let cp = &run.checkpoint;
+        let page = match connector.changes(credentials, entity, cp.since, cp.cursor.as_deref()).await {
+            Ok(page) => page,
+            Err(e) => return Ok(Step::Failed(connector_error(system, e).into())),
+        };
+        let mut fresh: HashMap<String, StoredRecord> = HashMap::with_capacity(page.records.len());
+        for record in page.records {
+            let Some(stored) = StoredRecord::new(record) else {
+                return Ok(Step::Failed(failure(
+                    ErrorCode::UpstreamError,
+                    "The system returned a record without a key.",
+                )));
+            };
+            run.counts.fetched += 1;
+            run.checkpoint.high_water = run.checkpoint.high_water.max(stored.updated_at());
+            fresh.insert(stored.key.clone(), stored);
+        }
+        let partition = partition(&run.connection_id, entity);
+        let keys: Vec<String> = fresh.keys().cloned().collect();
+        let known = self.records.known(&partition, &keys).await?;
+        let mut writes = Vec::new();
+        for (key, stored) in fresh {
+            let (change, write) = classify(known.get(&key), &stored, run);
+            match change {
+                Change::Created => run.counts.created += 1,
+                Change::Updated => run.counts.updated += 1,
+                Change::Deleted => run.counts.deleted += 1,
+                Change::Unchanged => {}
+            }
+            if write {
+                writes.push(stored.written_by(&run.id, change));
+            }
+        }
+        self.records.put(&partition, &writes).await?;
+        run.checkpoint.pages += 1;
+        run.checkpoint.cursor = page.next;
+        if run.checkpoint.cursor.is_some() {
+            Ok(Step::More)
+        } else if run.mode == SyncMode::Full {
+            run.checkpoint.sweeping = true;
+            Ok(Step::More)
+        } else {
+            Ok(Step::Succeeded)
+        }
+    }
+
+    /// After every page of a full run: marks deleted the live records of the window it did not see.
+    async fn sweep(&self, run: &mut SyncRun, entity: Entity) -> Result<Step, StoreError> {
+        let partition = partition(&run.connection_id, entity);
+        let (unseen, next) = self
+            .records
+            .unseen(&partition, &run.id, run.checkpoint.since, run.checkpoint.sweep_after.as_deref())
+            .await?;
+        let now = Utc::now();
+        let gone: Vec<StoredRecord> = unseen.into_iter().map(|r| r.deleted(now, &run.id)).collect();
+        self.records.put(&partition, &gone).await?;
+        run.counts.deleted += gone.len() as u64;
+        run.checkpoint.sweep_after = next;
+        Ok(if run.checkpoint.sweep_after.is_some() { Step::More } else { Step::Succeeded })
+    }
+
+    async fn end(&self, run: SyncRun, step: Step) -> Result<Outcome, StoreError> {
+        self.end_with_mark(run, step, None).await
+    }
+
+    /// Records how the run ended, with the event for webhooks, in one step.
+    async fn end_with_mark(
+        &self,
+        mut run: SyncRun,
+        step: Step,
+        mark: Option<DateTime<Utc>>,
+    ) -> Result<Outcome, StoreError> {
+        run.finished_at = Some(Utc::now());
+        match step {
+            Step::Failed(error) => {
+                run.status = SyncStatus::Failed;
+                tracing::warn!(sync = %run.id, code = %error.code, "sync failed");
+                run.error = Some(error);
+            }
+            _ => run.status = SyncStatus::Succeeded,
+        }
+        let event = Event::finished(&run);
+        match self.runs.finish(&run, mark, &event).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict(m)) => {
+                tracing::warn!(sync = %run.id, reason = %m, "another worker holds the run; not finishing it here");
+                return Ok(Outcome::Superseded);
+            }
+            Err(e) => return Err(e),
+        }
+        tracing::info!(sync = %run.id, status = run.status.as_str(), counts = ?run.counts, "sync finished");
+        Ok(Outcome::Done)
+    }
+}
+
+/// How a fetched record counts, and whether it must be written. A record this very run wrote
+/// before it was stopped counts as it did then and is not written again.
+fn classify(known: Option<&Known>, stored: &StoredRecord, run: &SyncRun) -> (Change, bool) {
+    match known {
+        None => (Change::Created, true),
+        Some(k) if k.sync_id.as_deref() == Some(run.id.as_str()) => {
+            (k.change.as_deref().and_then(Change::parse).unwrap_or(Change::Unchanged), false)
+        }
+        // A full run marks what it saw, so its sweep can tell what vanished.
+        Some(k) if k.hash == stored.hash => (Change::Unchanged, run.mode == SyncMode::Full),
+        Some(_) => (Change::Updated, true),
+    }
+}

@@ -1,0 +1,396 @@
+//! Integration tests of syncs against DynamoDB, SQS, Secrets Manager and Scheduler on the local
+//! moto server. A test connector at the connector port stands for a system whose records the
+//! tests change between syncs; the queue is drained here the way the Lambda SQS mapping would.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use millwright::{
+    accounts,
+    adapters::{
+        config::{Backends, Config},
+        provision,
+    },
+    connections::{ConnectRequest, ConnectionService},
+    connectors::{Changes, Connector, ConnectorError, Connectors, Credentials, ListQuery, sandbox::Sandbox},
+    entities::{Entity, Record},
+    model::Connection,
+    records::RecordService,
+    sync::{Outcome, SyncMessage, SyncMode, SyncRequest, SyncRun, SyncService, SyncStatus, Trigger, Worker},
+};
+use serde_json::{Value, json};
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, Mutex},
+};
+use tokio::sync::Semaphore;
+
+const SYSTEM: &str = "sap_s4hana";
+const ENTITY: Entity = Entity::Vendors;
+
+/// A system's vendor table that tests edit, paged by key, with a log of what syncs asked for.
+struct Source {
+    records: Mutex<BTreeMap<String, Record>>,
+    page_size: Mutex<usize>,
+    /// Requests served so far: (since, cursor).
+    asked: Mutex<Vec<(Option<DateTime<Utc>>, Option<String>)>>,
+    /// When set, the request with this index fails like a system outage.
+    fail_at: Mutex<Option<usize>>,
+    /// When set, the request with this index waits for a permit (a worker stopped mid-run).
+    hold_at: Mutex<Option<usize>>,
+    gate: Semaphore,
+}
+
+impl Default for Source {
+    fn default() -> Self {
+        Self {
+            records: Default::default(),
+            page_size: Mutex::new(3),
+            asked: Default::default(),
+            fail_at: Default::default(),
+            hold_at: Default::default(),
+            gate: Semaphore::new(0),
+        }
+    }
+}
+
+fn at(minute: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 1, 8, 0, 0).unwrap() + Duration::minutes(minute)
+}
+
+impl Source {
+    fn set(&self, key: &str, name: &str, minute: i64) {
+        let record = json!({"key": key, "name": name, "statusKey": "active", "updatedAt": at(minute).to_rfc3339(),
+                            "deletedAt": null, "customFields": {}, "remoteData": {"LIFNR": key}});
+        self.records.lock().unwrap().insert(key.into(), record.as_object().unwrap().clone());
+    }
+
+    fn remove(&self, key: &str) {
+        self.records.lock().unwrap().remove(key);
+    }
+
+    fn asked(&self) -> Vec<(Option<DateTime<Utc>>, Option<String>)> {
+        self.asked.lock().unwrap().clone()
+    }
+}
+
+struct TestConnector(Arc<Source>);
+
+#[async_trait]
+impl Connector for TestConnector {
+    async fn verify(&self, _: &Credentials) -> Result<(), ConnectorError> {
+        Ok(())
+    }
+
+    fn capabilities(&self) -> millwright::capabilities::Capabilities {
+        Sandbox.capabilities()
+    }
+
+    async fn changes(
+        &self,
+        credentials: &Credentials,
+        _: Entity,
+        since: Option<DateTime<Utc>>,
+        cursor: Option<&str>,
+    ) -> Result<Changes, ConnectorError> {
+        assert_eq!(credentials.text("username"), Some("integration"), "the worker passes the stored credentials");
+        let index = {
+            let mut asked = self.0.asked.lock().unwrap();
+            asked.push((since, cursor.map(str::to_owned)));
+            asked.len() - 1
+        };
+        if *self.0.hold_at.lock().unwrap() == Some(index) {
+            let _permit = self.0.gate.acquire().await.unwrap();
+        }
+        if *self.0.fail_at.lock().unwrap() == Some(index) {
+            return Err(ConnectorError::Upstream("503 Service Unavailable".into()));
+        }
+        let size = *self.0.page_size.lock().unwrap();
+        let records = self.0.records.lock().unwrap();
+        let mut matching = records
+            .range::<str, _>((
+                cursor.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded),
+                std::ops::Bound::Unbounded,
+            ))
+            .map(|(_, r)| r)
+            .filter(|r| {
+                since.is_none_or(|s| DateTime::parse_from_rfc3339(r["updatedAt"].as_str().unwrap()).unwrap() >= s)
+            });
+        let page: Vec<Record> = matching.by_ref().take(size).cloned().collect();
+        let next = matching.next().and(page.last()).map(|r| r["key"].as_str().unwrap().to_owned());
+        Ok(Changes { records: page, next })
+    }
+}
+
+struct Stack {
+    source: Arc<Source>,
+    worker: Worker,
+    syncs: SyncService,
+    records: RecordService,
+    connections: ConnectionService,
+    sqs: aws_sdk_sqs::Client,
+    queue_url: String,
+    scheduler: aws_sdk_scheduler::Client,
+    schedule_group: String,
+    connection: Connection,
+}
+
+async fn stack() -> Stack {
+    assert!(std::env::var("AWS_ENDPOINT_URL").is_ok(), "these tests run against moto: set AWS_ENDPOINT_URL");
+    let name = format!("it-{}", ulid::Ulid::new().to_string().to_lowercase());
+    let aws = aws_config::load_from_env().await;
+    let template = provision::parse(include_str!("../../infra/template.yaml")).unwrap();
+    let env = provision::provision(&aws, &template, &name).await.unwrap().env;
+    let config = Config::from_lookup(|k| env.get(k).cloned()).unwrap();
+    let queue_url = config.sync.queue_url.clone();
+    let schedule_group = config.sync.schedule_group.clone();
+    let backends = Backends::new(config).await;
+    let source = Arc::new(Source::default());
+    let connectors = Connectors::standard().with(SYSTEM, Arc::new(TestConnector(source.clone())));
+    let connections = backends.connections(connectors.clone());
+    let (account, _) = accounts::open(backends.store.as_ref(), 20, None).await.unwrap();
+    let request: ConnectRequest = serde_json::from_value(json!({
+        "system": SYSTEM,
+        "credentials": {"baseUrl": "https://erp.example.com", "username": "integration", "password": "p"},
+        "settings": {"historicalDays": 30},
+    }))
+    .unwrap();
+    let (connection, _) = connections.connect(&account.id, request).await.unwrap();
+    Stack {
+        source,
+        worker: backends.worker(connectors.clone()),
+        syncs: backends.syncs(connectors.clone()),
+        records: backends.services(connectors).records,
+        connections,
+        sqs: aws_sdk_sqs::Client::new(&aws),
+        queue_url,
+        scheduler: aws_sdk_scheduler::Client::new(&aws),
+        schedule_group,
+        connection,
+    }
+}
+
+impl Stack {
+    async fn start(&self, mode: SyncMode) -> SyncRun {
+        let request = SyncRequest { entities: Some(vec![ENTITY.path().into()]), mode: Some(mode) };
+        self.syncs.start(&self.connection, request, Trigger::Manual).await.unwrap().remove(0)
+    }
+
+    /// Receives one message (made visible again after `visibility` seconds if not deleted).
+    async fn receive(&self, visibility: i32) -> Option<(SyncMessage, String)> {
+        let out = self
+            .sqs
+            .receive_message()
+            .queue_url(&self.queue_url)
+            .max_number_of_messages(1)
+            .visibility_timeout(visibility)
+            .wait_time_seconds(2)
+            .send()
+            .await
+            .unwrap();
+        let message = out.messages.unwrap_or_default().into_iter().next()?;
+        Some((serde_json::from_str(message.body().unwrap()).unwrap(), message.receipt_handle.unwrap()))
+    }
+
+    async fn delete(&self, receipt: String) {
+        self.sqs.delete_message().queue_url(&self.queue_url).receipt_handle(receipt).send().await.unwrap();
+    }
+
+    /// Feeds the queue's messages to the worker until it is empty, as the SQS mapping does;
+    /// every invocation gets `budget` before its deadline.
+    async fn drain(&self, budget: Duration) -> Vec<Outcome> {
+        let mut outcomes = Vec::new();
+        while let Some((message, receipt)) = self.receive(30).await {
+            outcomes.push(self.worker.handle(&message, Utc::now() + budget).await.unwrap());
+            self.delete(receipt).await;
+        }
+        outcomes
+    }
+
+    async fn sync(&self, mode: SyncMode) -> SyncRun {
+        let run = self.start(mode).await;
+        self.drain(Duration::minutes(5)).await;
+        self.syncs.get(millwright::ports::RunScope::Connection(&self.connection.id), &run.id).await.unwrap()
+    }
+
+    /// The expression of the connection's schedule, if it has one.
+    async fn schedule(&self) -> Option<String> {
+        let found =
+            self.scheduler.get_schedule().group_name(&self.schedule_group).name(&self.connection.id).send().await;
+        found.ok().and_then(|s| s.schedule_expression)
+    }
+
+    async fn stored(&self, include_deleted: bool) -> BTreeMap<String, Record> {
+        let query = ListQuery { limit: 500, include_deleted, ..Default::default() };
+        let page = self.records.list(&self.connection.id, SYSTEM, ENTITY, &query).await.unwrap();
+        page.records.into_iter().map(|r| (r["key"].as_str().unwrap().to_owned(), r)).collect()
+    }
+}
+
+fn counts(run: &SyncRun) -> (u64, u64, u64, u64) {
+    (run.counts.fetched, run.counts.created, run.counts.updated, run.counts.deleted)
+}
+
+#[tokio::test]
+async fn incremental_takes_exactly_the_changes_even_when_they_share_a_timestamp_across_pages() {
+    let s = stack().await;
+    for i in 1..=8 {
+        s.source.set(&format!("V{i:03}"), &format!("Vendor {i}"), i);
+    }
+    let first = s.sync(SyncMode::Incremental).await;
+    assert_eq!(first.status, SyncStatus::Succeeded, "{:?}", first.error);
+    assert_eq!(counts(&first), (8, 8, 0, 0));
+    assert_eq!(s.stored(false).await.len(), 8);
+
+    // Four changes at one instant: with pages of 3, V003/V004 straddle the first page boundary.
+    for key in ["V002", "V003", "V004", "V006"] {
+        s.source.set(key, &format!("{key} renamed"), 30);
+    }
+    s.source.set("V009", "Vendor 9", 30);
+    let asked_before = s.source.asked().len();
+    let second = s.sync(SyncMode::Incremental).await;
+    assert_eq!(second.status, SyncStatus::Succeeded);
+    assert_eq!((second.counts.created, second.counts.updated, second.counts.deleted), (1, 4, 0));
+    let (since, _) = s.source.asked()[asked_before].clone();
+    assert_eq!(since, Some(at(8)), "the mark is the largest updatedAt of the last successful run");
+    assert_eq!(s.stored(false).await["V004"]["name"], "V004 renamed");
+
+    // A record that reaches the system with the mark's own timestamp after the run is not skipped;
+    // those seen before at that instant are fetched again (inclusive) but are no change.
+    s.source.set("V010", "Vendor 10", 30);
+    let third = s.sync(SyncMode::Incremental).await;
+    assert_eq!(counts(&third), (6, 1, 0, 0));
+    let stored = s.stored(false).await;
+    assert_eq!(stored.len(), 10);
+    assert_eq!(stored["V010"]["remoteData"], json!({"LIFNR": "V010"}));
+
+    // Nothing changed: nothing is written or counted.
+    let fourth = s.sync(SyncMode::Incremental).await;
+    assert_eq!((fourth.counts.created, fourth.counts.updated), (0, 0));
+    let connection = s.connections.get(&s.connection.account_id, &s.connection.id).await.unwrap();
+    assert_eq!(connection.last_sync["vendors"].sync_id, fourth.id, "the connection shows its last sync");
+}
+
+#[tokio::test]
+async fn full_marks_vanished_records_deleted_and_a_failed_run_moves_nothing() {
+    let s = stack().await;
+    for i in 1..=7 {
+        s.source.set(&format!("V{i:03}"), &format!("Vendor {i}"), i);
+    }
+    assert_eq!(counts(&s.sync(SyncMode::Full).await), (7, 7, 0, 0));
+    s.source.remove("V002");
+    s.source.remove("V006");
+    s.source.set("V005", "Vendor 5 moved", 40);
+
+    // The system fails on the second page: the run fails, deletes nothing, moves no mark.
+    *s.source.fail_at.lock().unwrap() = Some(s.source.asked().len() + 1);
+    let failed = s.sync(SyncMode::Full).await;
+    assert_eq!(failed.status, SyncStatus::Failed);
+    assert_eq!(failed.error.as_ref().unwrap().code, "UPSTREAM_ERROR");
+    assert_eq!(failed.counts.deleted, 0);
+    assert_eq!(s.stored(false).await.len(), 7, "a failed run deletes nothing");
+    *s.source.fail_at.lock().unwrap() = None;
+    let asked = s.source.asked().len();
+    let incremental = s.sync(SyncMode::Incremental).await;
+    assert_eq!(s.source.asked()[asked].0, Some(at(7)), "the failed run did not move the mark");
+    assert_eq!(incremental.counts.updated, 1);
+
+    let full = s.sync(SyncMode::Full).await;
+    assert_eq!(full.status, SyncStatus::Succeeded);
+    assert_eq!((full.counts.fetched, full.counts.created, full.counts.updated, full.counts.deleted), (5, 0, 0, 2));
+    let live = s.stored(false).await;
+    assert_eq!(live.keys().cloned().collect::<Vec<_>>(), ["V001", "V003", "V004", "V005", "V007"]);
+    let all = s.stored(true).await;
+    assert!(all["V002"]["deletedAt"].is_string() && all["V006"]["deletedAt"].is_string());
+
+    // The change feed a user polls shows the deletions.
+    let query = ListQuery { limit: 100, modified_after: Some(at(41)), include_deleted: true, ..Default::default() };
+    let feed = s.records.list(&s.connection.id, SYSTEM, ENTITY, &query).await.unwrap();
+    let keys: Vec<&str> = feed.records.iter().map(|r| r["key"].as_str().unwrap()).collect();
+    assert_eq!(keys, ["V002", "V006"]);
+
+    // A record that comes back is live again.
+    s.source.set("V002", "Vendor 2 restored", 50);
+    let back = s.sync(SyncMode::Incremental).await;
+    assert_eq!(back.counts.updated, 1);
+    assert!(s.stored(false).await["V002"]["deletedAt"].is_null());
+}
+
+#[tokio::test]
+async fn a_run_stopped_between_pages_resumes_from_its_checkpoint() {
+    let s = stack().await;
+    *s.source.page_size.lock().unwrap() = 4;
+    for i in 1..=14 {
+        s.source.set(&format!("V{i:03}"), &format!("Vendor {i}"), i);
+    }
+    let run = s.start(SyncMode::Full).await;
+    // The third page request never returns: the process is stopped there.
+    *s.source.hold_at.lock().unwrap() = Some(2);
+    let (message, _) = s.receive(3).await.unwrap();
+    let worker = s.worker.clone();
+    let stopped = message.clone();
+    let task = tokio::spawn(async move { worker.handle(&stopped, Utc::now() + Duration::minutes(5)).await });
+    while s.source.asked().len() < 3 {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    task.abort();
+    let _ = task.await;
+    let scope = millwright::ports::RunScope::Connection(&s.connection.id);
+    let midway = s.syncs.get(scope, &run.id).await.unwrap();
+    assert_eq!((midway.status, midway.checkpoint.pages, midway.counts.created), (SyncStatus::Running, 2, 8));
+
+    // While it holds its lease, another run of the same entity waits instead of running alongside.
+    let second = s.start(SyncMode::Incremental).await;
+    let other = SyncMessage::Run { connection_id: s.connection.id.clone(), sync_id: second.id.clone() };
+    assert_eq!(s.worker.handle(&other, Utc::now() + Duration::minutes(5)).await.unwrap(), Outcome::Waiting);
+
+    // SQS hands the message out again after its visibility timeout; a new worker carries on.
+    s.source.gate.add_permits(1);
+    let (again, receipt) = loop {
+        match s.receive(30).await {
+            Some((m, r)) if m == message => break (m, r),
+            Some(_) | None => continue,
+        }
+    };
+    assert_eq!(s.worker.handle(&again, Utc::now() + Duration::minutes(5)).await.unwrap(), Outcome::Done);
+    s.delete(receipt).await;
+    let done = s.syncs.get(scope, &run.id).await.unwrap();
+    assert_eq!(done.status, SyncStatus::Succeeded);
+    assert_eq!(counts(&done), (14, 14, 0, 0), "no record counted twice");
+    let asked = s.source.asked();
+    assert_eq!(asked[3].1.as_deref(), Some("V008"), "the new worker asked for the page after the checkpoint");
+    assert_eq!(s.stored(false).await.len(), 14, "no record lost");
+}
+
+#[tokio::test]
+async fn near_its_deadline_a_run_hands_itself_back_to_the_queue() {
+    let s = stack().await;
+    for i in 1..=9 {
+        s.source.set(&format!("V{i:03}"), &format!("Vendor {i}"), i);
+    }
+    let run = s.start(SyncMode::Incremental).await;
+    // Each invocation has no time to spare: one page, then back on the queue.
+    let outcomes = s.drain(Duration::milliseconds(1)).await;
+    assert_eq!(outcomes, [Outcome::Handed, Outcome::Handed, Outcome::Done]);
+    let done = s.syncs.get(millwright::ports::RunScope::Connection(&s.connection.id), &run.id).await.unwrap();
+    assert_eq!((done.status, done.checkpoint.pages, done.counts.created), (SyncStatus::Succeeded, 3, 9));
+}
+
+#[tokio::test]
+async fn after_disconnect_queued_runs_stop_without_writing_and_the_schedule_is_gone() {
+    let s = stack().await;
+    s.source.set("V001", "Vendor 1", 1);
+    let run = s.start(SyncMode::Full).await;
+    assert_eq!(s.schedule().await.as_deref(), Some("rate(60 minutes)"), "connecting made a schedule");
+    s.connections.disconnect(&s.connection.account_id, &s.connection.id).await.unwrap();
+    let fired =
+        SyncMessage::Scheduled { account_id: s.connection.account_id.clone(), connection_id: s.connection.id.clone() };
+    assert_eq!(s.worker.handle(&fired, Utc::now() + Duration::minutes(5)).await.unwrap(), Outcome::Done);
+    s.drain(Duration::minutes(5)).await;
+    let stopped = s.syncs.get(millwright::ports::RunScope::Connection(&s.connection.id), &run.id).await.unwrap();
+    assert_eq!(stopped.status, SyncStatus::Failed);
+    assert!(s.source.asked().is_empty(), "the system was not asked");
+    assert!(s.stored(true).await.is_empty(), "nothing was written");
+    assert!(s.schedule().await.is_none(), "the connection's schedule is deleted");
+    let value: Value = stopped.view();
+    assert_eq!(value["error"]["code"], "CONFLICT");
+}
