@@ -51,11 +51,15 @@ fn paths(entity: Entity) -> [(String, Value); 3] {
         "data": {"type": "array", "items": {"$ref": format!("#/components/schemas/{name}")}},
         "nextCursor": {"type": ["string", "null"]}}});
     let security = json!([{"connectionToken": []}]);
+    let read_security = json!([{"connectionToken": []}, {"accountKey": []}]);
+    let connection = json!({"name": "connectionId", "in": "query", "schema": {"type": "string"},
+        "description": "With the account key (required then): the connection whose synced copy to read, \
+                        also after it was disconnected. Ignored with a connection token."});
     let key = json!({"name": "key", "in": "path", "required": true, "schema": {"type": "string"}});
     let idempotency = json!({"$ref": format!("#/components/parameters/{IDEMPOTENCY}")});
     let body = |schema: Value| json!({"required": true, "content": {"application/json": {"schema": schema}}});
     let write = json!({"$ref": format!("#/components/schemas/{name}Write")});
-    let read_errors = ["400", "401", "403", "405", "503"];
+    let read_errors = ["400", "401", "403", "404", "405", "503"];
     let write_errors = ["400", "401", "403", "404", "405", "409", "413", "422", "502", "503", "504"];
     let what = entity.singular();
     let op = |verb: &str| format!("{verb}{name}");
@@ -64,8 +68,9 @@ fn paths(entity: Entity) -> [(String, Value); 3] {
             format!("/v1/{}", entity.path()),
             json!({
                 "get": {"operationId": op("list"), "summary": format!("List {}s, ordered by key.", what),
-                        "security": security, "parameters": [
+                        "security": read_security, "parameters": [
                             {"$ref": "#/components/parameters/Limit"}, {"$ref": "#/components/parameters/Cursor"},
+                            connection.clone(),
                             {"name": "modifiedAfter", "in": "query", "schema": {"type": "string", "format": "date-time"},
                              "description": "Only records changed after this instant."},
                             {"name": "status", "in": "query", "schema": {"type": "string"},
@@ -81,8 +86,8 @@ fn paths(entity: Entity) -> [(String, Value); 3] {
             format!("/v1/{}/{{key}}", entity.path()),
             json!({
                 "parameters": [key],
-                "get": {"operationId": op("get"), "summary": format!("One {what}."), "security": security,
-                        "responses": ok("200", "The record.", one.clone(), &["401", "403", "404", "405", "503"])},
+                "get": {"operationId": op("get"), "summary": format!("One {what}."), "security": read_security,
+                        "parameters": [connection], "responses": ok("200", "The record.", one.clone(), &["400", "401", "403", "404", "405", "503"])},
                 "patch": {"operationId": op("update"), "summary": format!("Change fields of a {what}."),
                           "security": security, "parameters": [idempotency], "requestBody": body(write),
                           "responses": ok("200", "The record after the change.", one.clone(), &write_errors)},

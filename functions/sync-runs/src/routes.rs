@@ -7,7 +7,7 @@ use millwright::{
         http::{ApiRequest, Reply, no_route},
     },
     auth::require_account,
-    error::ApiError,
+    error::{ApiError, ErrorCode},
     model::Principal,
     page,
     ports::RunScope,
@@ -33,9 +33,9 @@ pub async fn route(services: Arc<Services>, request: ApiRequest) -> Result<Reply
             Principal::Connection { account_id, connection_id, .. } => {
                 start(&services, &request, account_id, connection_id).await
             }
-            Principal::Account { .. } => Err(ApiError::invalid_field(
-                "Authorization",
-                "with the account key, start syncs at POST /v1/connections/{id}/syncs",
+            Principal::Account { .. } => Err(ApiError::new(
+                ErrorCode::PermissionDenied,
+                "POST /v1/syncs takes a connection token; with the account key use POST /v1/connections/{id}/syncs.",
             )),
         },
         ("GET", ["v1", "syncs"]) => {
