@@ -27,12 +27,15 @@ use tokio::sync::Semaphore;
 const SYSTEM: &str = "sap_s4hana";
 const ENTITY: Entity = Entity::Vendors;
 
+/// The requests a source served: (since, cursor) each.
+type Asked = Vec<(Option<DateTime<Utc>>, Option<String>)>;
+
 /// A system's vendor table that tests edit, paged by key, with a log of what syncs asked for.
 struct Source {
     records: Mutex<BTreeMap<String, Record>>,
     page_size: Mutex<usize>,
     /// Requests served so far: (since, cursor).
-    asked: Mutex<Vec<(Option<DateTime<Utc>>, Option<String>)>>,
+    asked: Mutex<Asked>,
     /// When set, the request with this index fails like a system outage.
     fail_at: Mutex<Option<usize>>,
     /// When set, the request with this index waits for a permit (a worker stopped mid-run).
@@ -68,7 +71,7 @@ impl Source {
         self.records.lock().unwrap().remove(key);
     }
 
-    fn asked(&self) -> Vec<(Option<DateTime<Utc>>, Option<String>)> {
+    fn asked(&self) -> Asked {
         self.asked.lock().unwrap().clone()
     }
 }

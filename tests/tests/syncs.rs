@@ -10,7 +10,11 @@ use std::time::{Duration, Instant};
 /// Connects a sandbox whose full syncs reach back over all its sample data.
 async fn connect(api: &Api, key: &str, settings: Value) -> (String, String) {
     let a = api
-        .post("/v1/connections", key, json!({"system": "sandbox", "credentials": {"apiKey": "k"}, "settings": settings}))
+        .post(
+            "/v1/connections",
+            key,
+            json!({"system": "sandbox", "credentials": {"apiKey": "k"}, "settings": settings}),
+        )
         .await;
     assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
     (a.body["connection"]["id"].as_str().unwrap().to_owned(), a.body["token"].as_str().unwrap().to_owned())
@@ -45,7 +49,8 @@ async fn manual_full_and_incremental_syncs_run_end_to_end_and_the_data_outlives_
     let key = account(5);
     let (id, token) = connect(&api, &key, json!({"historicalDays": 3650})).await;
 
-    let queued = api.post("/v1/syncs", &token, json!({"entities": ["vendors", "purchase-orders"], "mode": "full"})).await;
+    let queued =
+        api.post("/v1/syncs", &token, json!({"entities": ["vendors", "purchase-orders"], "mode": "full"})).await;
     assert_eq!(queued.status, StatusCode::ACCEPTED, "{}", queued.body);
     let runs = queued.body["syncs"].as_array().unwrap().clone();
     assert_eq!(runs.len(), 2);
@@ -70,7 +75,8 @@ async fn manual_full_and_incremental_syncs_run_end_to_end_and_the_data_outlives_
     let listed = api.get("/v1/syncs?limit=2", &token).await;
     assert_eq!(listed.body["data"].as_array().unwrap().len(), 2);
     assert_eq!(listed.body["data"][0]["id"], done["id"], "newest first");
-    let rest = api.get(&format!("/v1/syncs?limit=2&cursor={}", listed.body["nextCursor"].as_str().unwrap()), &token).await;
+    let rest =
+        api.get(&format!("/v1/syncs?limit=2&cursor={}", listed.body["nextCursor"].as_str().unwrap()), &token).await;
     assert_eq!(rest.body["data"].as_array().unwrap().len(), 1);
     assert!(rest.body["nextCursor"].is_null());
     let connection = api.get(&format!("/v1/connections/{id}"), &key).await;
@@ -98,7 +104,7 @@ async fn manual_full_and_incremental_syncs_run_end_to_end_and_the_data_outlives_
 async fn bad_sync_requests_get_structured_errors() {
     let api = Api::new();
     let key = account(1);
-    let (id, token) = connect(&api, &key, json!({})).await;
+    let (_, token) = connect(&api, &key, json!({})).await;
     let bad = api.post("/v1/syncs", &token, json!({"entities": ["vendors", "spaceships"]})).await;
     bad.error(400, "INVALID_REQUEST");
     assert_eq!(bad.body["error"]["details"][0]["field"], "entities[1]");
@@ -109,7 +115,6 @@ async fn bad_sync_requests_get_structured_errors() {
     api.get("/v1/syncs/sync_nope", &token).await.error(404, "NOT_FOUND");
     api.get("/v1/vendors", &key).await.error(400, "INVALID_REQUEST");
     assert!(api.get("/v1/syncs", &token).await.body["data"].as_array().unwrap().is_empty());
-    let _ = id;
 }
 
 #[tokio::test]

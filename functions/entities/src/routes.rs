@@ -16,7 +16,7 @@ use millwright::{
     records::Write,
 };
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::sync::Arc;
 
 #[derive(Deserialize)]
@@ -90,7 +90,8 @@ pub async fn route(services: Arc<Services>, request: ApiRequest) -> Result<Reply
                 let record = records.synced_record(&connection, e, key).await?;
                 Ok(Reply::ok(json!({"data": record.ok_or_else(|| ApiError::not_found(e.singular()))?})))
             }
-            _ => require_connection(&caller).map(|_| Reply::ok(Value::Null)),
+            // Capabilities and writes are a connection's: this answers 403 with the reason.
+            _ => require_connection(&caller).and(Err(no_route())),
         };
     }
     let (connection, system) = require_connection(&caller)?;

@@ -1,13 +1,21 @@
 //! Counts the AWS calls each request makes (every attempt, retries included), so every request
 //! log line shows what the request cost and the hot path's budget can be checked from the logs.
-//! A Lambda process serves one request at a time, so one process-wide counter is exact.
+//! A Lambda process serves one request at a time, so process-wide counters are exact. Calls are
+//! also counted per operation, for benchmarks.
 
 use aws_sdk_dynamodb::config::{
     ConfigBag, Intercept, RuntimeComponents, interceptors::BeforeTransmitInterceptorContextRef,
 };
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::{
+    collections::BTreeMap,
+    sync::{
+        Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+};
 
 static CALLS: AtomicU64 = AtomicU64::new(0);
+static OPERATIONS: Mutex<BTreeMap<String, u64>> = Mutex::new(BTreeMap::new());
 
 /// The interceptor that counts; added to every AWS client the functions build.
 #[derive(Debug)]
@@ -20,11 +28,25 @@ impl Intercept for CountCalls {
 
     fn read_before_transmit(
         &self,
-        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
         _runtime_components: &RuntimeComponents,
         _cfg: &mut ConfigBag,
     ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
         CALLS.fetch_add(1, Ordering::Relaxed);
+        // JSON-protocol services name the operation in X-Amz-Target ("DynamoDB_20120810.Query");
+        // REST ones (Scheduler) by method and first path segment, so the keys stay few.
+        let request = context.request();
+        let operation = match request.headers().get("x-amz-target") {
+            Some(target) => target.to_owned(),
+            None => {
+                let path = request.uri().split("://").last().unwrap_or_default();
+                let segment = path.split('/').nth(1).unwrap_or_default().split('?').next().unwrap_or_default();
+                format!("{} /{segment}", request.method())
+            }
+        };
+        if let Ok(mut counts) = OPERATIONS.lock() {
+            *counts.entry(operation).or_default() += 1;
+        }
         Ok(())
     }
 }
@@ -32,4 +54,9 @@ impl Intercept for CountCalls {
 /// The calls made since the last `take`, resetting the count.
 pub fn take() -> u64 {
     CALLS.swap(0, Ordering::Relaxed)
+}
+
+/// The calls per operation since the last `take_operations`, resetting them.
+pub fn take_operations() -> BTreeMap<String, u64> {
+    OPERATIONS.lock().map(|mut counts| std::mem::take(&mut *counts)).unwrap_or_default()
 }

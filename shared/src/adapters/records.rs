@@ -20,8 +20,8 @@ use crate::{
 
 /// How many items one read evaluates at most before it answers a short page.
 const QUERIES_PER_PAGE: usize = 8;
-/// Items a sweep evaluates per step.
-const SWEEP_BATCH: i32 = 500;
+/// Items a sweep evaluates per step (a query also stops at 1 MB).
+const SWEEP_BATCH: i32 = 2_000;
 
 /// Synced records in one table.
 pub struct DynamoRecords {

@@ -63,8 +63,11 @@ fn failure(code: ErrorCode, message: impl Into<String>) -> RunError {
 
 /// What one step of a run came to.
 enum Step {
-    /// More to do.
-    More,
+    /// More to do; `wrote` when the step stored something, so its position must be saved.
+    More {
+        /// Whether the step wrote records.
+        wrote: bool,
+    },
     /// The run succeeded.
     Succeeded,
     /// The run failed.
@@ -147,6 +150,7 @@ impl Worker {
         // Keep a fifth of the time this invocation has (at most a minute) to checkpoint and hand over.
         let margin = ((deadline - started) / 5).min(MAX_MARGIN);
         let mut steps = 0u32;
+        let mut saved = Utc::now();
         loop {
             if steps > 0 && Utc::now() + margin >= deadline {
                 self.save(&run).await?;
@@ -168,9 +172,14 @@ impl Worker {
                 self.page(&mut run, entity, &connection.system, connector.as_ref(), &credentials).await?
             };
             match step {
-                Step::More => {
-                    if !self.save(&run).await? {
-                        return Ok(Outcome::Superseded);
+                // A step that wrote nothing (a sweep over records that are all there) need not be
+                // saved: repeating it costs reads only. The lease is renewed well before it lapses.
+                Step::More { wrote } => {
+                    if wrote || Utc::now() - saved > LEASE / 4 {
+                        if !self.save(&run).await? {
+                            return Ok(Outcome::Superseded);
+                        }
+                        saved = Utc::now();
                     }
                 }
                 done => {
@@ -242,10 +251,10 @@ impl Worker {
         run.checkpoint.pages += 1;
         run.checkpoint.cursor = page.next;
         if run.checkpoint.cursor.is_some() {
-            Ok(Step::More)
+            Ok(Step::More { wrote: true })
         } else if run.mode == SyncMode::Full {
             run.checkpoint.sweeping = true;
-            Ok(Step::More)
+            Ok(Step::More { wrote: true })
         } else {
             Ok(Step::Succeeded)
         }
@@ -262,8 +271,9 @@ impl Worker {
         let gone: Vec<StoredRecord> = unseen.into_iter().map(|r| r.deleted(now, &run.id)).collect();
         self.records.put(&partition, &gone).await?;
         run.counts.deleted += gone.len() as u64;
+        let gone = gone.len();
         run.checkpoint.sweep_after = next;
-        Ok(if run.checkpoint.sweep_after.is_some() { Step::More } else { Step::Succeeded })
+        Ok(if run.checkpoint.sweep_after.is_some() { Step::More { wrote: gone > 0 } } else { Step::Succeeded })
     }
 
     async fn end(&self, run: SyncRun, step: Step) -> Result<Outcome, StoreError> {
