@@ -198,6 +198,9 @@ impl ConnectionService {
 
     /// One connection of the account; another account's is a 404.
     pub async fn get(&self, account_id: &str, id: &str) -> Result<Connection, ApiError> {
+        if !id.starts_with("conn_") {
+            return Err(ApiError::not_found("connection"));
+        }
         self.store.connection(account_id, id).await.map_err(backend)?.ok_or_else(|| ApiError::not_found("connection"))
     }
 

@@ -101,7 +101,11 @@ async fn bad_input_gets_the_right_error_and_moves_nothing() {
     api.get(c, &format!("mw_acct_{}{}", random_hex(), random_hex())).await.error(401, "AUTHENTICATION_FAILED");
     let (_, token) = api.connect_sandbox(&key, "k").await;
     api.get(c, &token).await.error(403, "PERMISSION_DENIED");
-    api.get("/v1/purchase-orders", &key).await.error(403, "PERMISSION_DENIED");
+    // The account key reads a connection's synced copy only when it names the connection, and never writes.
+    let unnamed = api.get("/v1/purchase-orders", &key).await;
+    assert_eq!(unnamed.error(400, "INVALID_REQUEST").body["error"]["details"][0]["field"], "connectionId");
+    api.post("/v1/purchase-orders", &key, json!({})).await.error(403, "PERMISSION_DENIED");
+    api.get("/v1/capabilities", &key).await.error(403, "PERMISSION_DENIED");
     api.get("/v1/purchase-orders?limit=0", &token).await.error(400, "INVALID_REQUEST");
     api.get("/v1/purchase-orders?cursor=zz", &token).await.error(400, "INVALID_REQUEST");
     let after = api.credits(&key).await;

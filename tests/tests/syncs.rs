@@ -113,6 +113,9 @@ async fn bad_sync_requests_get_structured_errors() {
     api.post("/v1/syncs", &key, json!({})).await.error(403, "PERMISSION_DENIED");
     api.post("/v1/connections/conn_nope/syncs", &key, json!({})).await.error(404, "NOT_FOUND");
     api.get("/v1/syncs/sync_nope", &token).await.error(404, "NOT_FOUND");
+    api.get("/v1/syncs?connectionId=", &key).await.error(404, "NOT_FOUND");
+    api.get("/v1/syncs/x", &key).await.error(404, "NOT_FOUND");
+    api.get("/v1/vendors?connectionId=", &key).await.error(404, "NOT_FOUND");
     api.get("/v1/vendors", &key).await.error(400, "INVALID_REQUEST");
     assert!(api.get("/v1/syncs", &token).await.body["data"].as_array().unwrap().is_empty());
 }

@@ -108,6 +108,9 @@ impl SyncRunStore for DynamoSyncRuns {
     }
 
     async fn account_run(&self, account_id: &str, id: &str) -> Result<Option<SyncRun>, StoreError> {
+        if !id.starts_with(RUN_PREFIX) {
+            return Ok(None);
+        }
         let out = self
             .client
             .query()
