@@ -189,7 +189,7 @@ async fn main() {
         std::env::var("AWS_ENDPOINT_URL").unwrap()
     );
 
-    metering::take_operations();
+    metering::count_operations();
     let started = Instant::now();
     let full = run(&syncs, &worker, &sqs, &queue, &connection, SyncMode::Full).await;
     report("full sync", total, &full, started.elapsed().as_secs_f64(), source.calls.swap(0, Ordering::Relaxed));

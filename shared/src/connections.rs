@@ -75,6 +75,9 @@ impl SettingsInput {
     }
 }
 
+/// Every connection id starts with this.
+const CONNECTION_PREFIX: &str = "conn_";
+
 /// The name of the secret that holds a connection's credentials.
 pub fn secret_name(account_id: &str, connection_id: &str) -> String {
     format!("connections/{account_id}/{connection_id}/credentials")
@@ -159,7 +162,7 @@ impl ConnectionService {
         })?;
         connector.verify(&credentials).await.map_err(|e| connector_error(system.id, e))?;
 
-        let id = format!("conn_{}", ulid::Ulid::new().to_string().to_lowercase());
+        let id = format!("{CONNECTION_PREFIX}{}", ulid::Ulid::new().to_string().to_lowercase());
         let issued = token::issue(if system.is_sandbox() { TokenKind::Sandbox } else { TokenKind::Connection });
         let connection = Connection {
             id: id.clone(),
@@ -198,7 +201,7 @@ impl ConnectionService {
 
     /// One connection of the account; another account's is a 404.
     pub async fn get(&self, account_id: &str, id: &str) -> Result<Connection, ApiError> {
-        if !id.starts_with("conn_") {
+        if !id.starts_with(CONNECTION_PREFIX) {
             return Err(ApiError::not_found("connection"));
         }
         self.store.connection(account_id, id).await.map_err(backend)?.ok_or_else(|| ApiError::not_found("connection"))

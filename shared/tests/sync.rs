@@ -348,12 +348,17 @@ async fn a_run_stopped_between_pages_resumes_from_its_checkpoint() {
 
     // SQS hands the message out again after its visibility timeout; a new worker carries on.
     s.source.gate.add_permits(1);
-    let (again, receipt) = loop {
+    let mut redelivered = None;
+    for _ in 0..15 {
         match s.receive(30).await {
-            Some((m, r)) if m == message => break (m, r),
-            Some(_) | None => continue,
+            Some((m, r)) if m == message => {
+                redelivered = Some((m, r));
+                break;
+            }
+            _ => {}
         }
-    };
+    }
+    let (again, receipt) = redelivered.expect("SQS hands the stopped run's message out again");
     assert_eq!(s.worker.handle(&again, Utc::now() + Duration::minutes(5)).await.unwrap(), Outcome::Done);
     s.delete(receipt).await;
     let done = s.syncs.get(scope, &run.id).await.unwrap();

@@ -1,7 +1,7 @@
 //! Counts the AWS calls each request makes (every attempt, retries included), so every request
 //! log line shows what the request cost and the hot path's budget can be checked from the logs.
-//! A Lambda process serves one request at a time, so process-wide counters are exact. Calls are
-//! also counted per operation, for benchmarks.
+//! A Lambda process serves one request at a time, so process-wide counters are exact. Benchmarks
+//! may also have calls counted per operation (off unless asked, so requests pay nothing for it).
 
 use aws_sdk_dynamodb::config::{
     ConfigBag, Intercept, RuntimeComponents, interceptors::BeforeTransmitInterceptorContextRef,
@@ -10,11 +10,12 @@ use std::{
     collections::BTreeMap,
     sync::{
         Mutex,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
 };
 
 static CALLS: AtomicU64 = AtomicU64::new(0);
+static BY_OPERATION: AtomicBool = AtomicBool::new(false);
 static OPERATIONS: Mutex<BTreeMap<String, u64>> = Mutex::new(BTreeMap::new());
 
 /// The interceptor that counts; added to every AWS client the functions build.
@@ -33,6 +34,9 @@ impl Intercept for CountCalls {
         _cfg: &mut ConfigBag,
     ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
         CALLS.fetch_add(1, Ordering::Relaxed);
+        if !BY_OPERATION.load(Ordering::Relaxed) {
+            return Ok(());
+        }
         // JSON-protocol services name the operation in X-Amz-Target ("DynamoDB_20120810.Query");
         // REST ones (Scheduler) by method and first path segment, so the keys stay few.
         let request = context.request();
@@ -54,6 +58,11 @@ impl Intercept for CountCalls {
 /// The calls made since the last `take`, resetting the count.
 pub fn take() -> u64 {
     CALLS.swap(0, Ordering::Relaxed)
+}
+
+/// Counts calls per operation from now on in this process.
+pub fn count_operations() {
+    BY_OPERATION.store(true, Ordering::Relaxed);
 }
 
 /// The calls per operation since the last `take_operations`, resetting them.

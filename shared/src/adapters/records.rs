@@ -18,7 +18,7 @@ use crate::{
     sync::{Change, StoredRecord, sortable},
 };
 
-/// How many items one read evaluates at most before it answers a short page.
+/// How many queries one read makes at most before it answers a short page.
 const QUERIES_PER_PAGE: usize = 8;
 /// Items a sweep evaluates per step (a query also stops at 1 MB).
 const SWEEP_BATCH: i32 = 2_000;

@@ -56,11 +56,6 @@ pub struct Worker {
     pub service: SyncService,
 }
 
-/// Why the run cannot go on; it fails with this.
-fn failure(code: ErrorCode, message: impl Into<String>) -> RunError {
-    RunError::new(code, message)
-}
-
 /// What one step of a run came to.
 enum Step {
     /// More to do; `wrote` when the step stored something, so its position must be saved.
@@ -119,8 +114,15 @@ impl Worker {
             Lease::Acquired { mark } => mark,
         };
         let Some(connection) = self.connections.connection(&run.account_id, &run.connection_id).await? else {
-            return self.end(run, Step::Failed(failure(ErrorCode::NotFound, "The connection does not exist."))).await;
+            return self
+                .end(run, Step::Failed(RunError::new(ErrorCode::NotFound, "The connection does not exist.")))
+                .await;
         };
+        let stopped =
+            || RunError::new(ErrorCode::Conflict, "The connection was disconnected; the run stopped without writing.");
+        if connection.status == ConnectionStatus::Disconnected {
+            return self.end(run, Step::Failed(stopped())).await;
+        }
         if run.status == SyncStatus::Queued {
             let window = started - Span::days(i64::from(connection.settings.historical_days));
             run.status = SyncStatus::Running;
@@ -131,10 +133,10 @@ impl Worker {
             });
         }
         let Some(entity) = Entity::from_path(&run.entity) else {
-            return self.end(run, Step::Failed(failure(ErrorCode::InvalidRequest, "Unknown entity."))).await;
+            return self.end(run, Step::Failed(RunError::new(ErrorCode::InvalidRequest, "Unknown entity."))).await;
         };
         let Some(connector) = self.connectors.get(&connection.system) else {
-            let error = failure(ErrorCode::SystemUnavailable, "Syncing this system is not available yet.");
+            let error = RunError::new(ErrorCode::SystemUnavailable, "Syncing this system is not available yet.");
             return self.end(run, Step::Failed(error)).await;
         };
         let credentials = match self.secrets.get(&secret_name(&run.account_id, &run.connection_id)).await? {
@@ -143,7 +145,8 @@ impl Worker {
                 Err(_) => return Err(StoreError::Backend("stored credentials are not a JSON object".into())),
             },
             None => {
-                let error = failure(ErrorCode::Conflict, "The connection has no credentials; it was disconnected.");
+                let error =
+                    RunError::new(ErrorCode::Conflict, "The connection has no credentials; it was disconnected.");
                 return self.end(run, Step::Failed(error)).await;
             }
         };
@@ -159,12 +162,12 @@ impl Worker {
                 return Ok(Outcome::Handed);
             }
             steps += 1;
-            // Disconnect stops a run before its next write.
-            let live = self.connections.connection(&run.account_id, &run.connection_id).await?;
-            if live.is_none_or(|c| c.status == ConnectionStatus::Disconnected) {
-                let error =
-                    failure(ErrorCode::Conflict, "The connection was disconnected; the run stopped without writing.");
-                return self.end(run, Step::Failed(error)).await;
+            // Disconnect stops a run before its next write (the first step has just looked).
+            if steps > 1 {
+                let live = self.connections.connection(&run.account_id, &run.connection_id).await?;
+                if live.is_none_or(|c| c.status == ConnectionStatus::Disconnected) {
+                    return self.end(run, Step::Failed(stopped())).await;
+                }
             }
             let step = if run.checkpoint.sweeping {
                 self.sweep(&mut run, entity).await?
@@ -222,7 +225,7 @@ impl Worker {
         let mut fresh: HashMap<String, StoredRecord> = HashMap::with_capacity(page.records.len());
         for record in page.records {
             let Some(stored) = StoredRecord::new(record) else {
-                return Ok(Step::Failed(failure(
+                return Ok(Step::Failed(RunError::new(
                     ErrorCode::UpstreamError,
                     "The system returned a record without a key.",
                 )));
