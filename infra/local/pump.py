@@ -1,13 +1,19 @@
-"""The local stack's event plumbing: what Lambda's SQS mappings and EventBridge Scheduler do.
+"""The local stack's event plumbing: what Lambda's event-source mappings and EventBridge
+Scheduler do.
 
-moto keeps queues and schedules but never acts on them: it runs no SQS event-source mapping and
-never fires a schedule. This pump does both, the way AWS would, against the functions served by
-cargo-lambda's emulator (which accepts the Lambda Invoke API).
+moto keeps queues, table streams and schedules but never acts on them: it runs no event-source
+mapping and never fires a schedule. This pump does it, the way AWS would, against the functions
+served by cargo-lambda's emulator (which accepts the Lambda Invoke API).
 
-Each --source QUEUE_URL=FUNCTION is a mapping: the queue is long-polled, a batch of messages is
-handed to the function as the Lambda SQS event, and the messages are deleted afterwards, except
+Each --source QUEUE_URL=FUNCTION is an SQS mapping: the queue is long-polled, a batch of messages
+is handed to the function as the Lambda SQS event, and the messages are deleted afterwards, except
 those the function lists in its partial batch response. When the invocation fails nothing is
 deleted, so the messages come back after the queue's visibility timeout, as they do on AWS.
+
+Each --source STREAM_ARN=FUNCTION (a DynamoDB table's stream) is a stream mapping: records are
+read in order from the start of each shard and handed over as the Lambda DynamoDB event; when
+the partial batch response names a record (by sequence number), or the invocation fails, the
+batch is retried from that record after a growing pause, and skipped after MAX_STREAM_RETRIES.
 
 The schedules of --schedule-group with a rate() expression send their target's input to their
 SQS queue once per interval, counted from their start date (or creation), as Scheduler does.
@@ -28,6 +34,8 @@ import urllib.request
 import boto3
 
 INVOKE_TIMEOUT = 960
+MAX_STREAM_RETRIES = 10
+STREAM_POLL_SECONDS = 0.5
 SCHEDULE_POLL_SECONDS = 2
 RATE = re.compile(r"rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)")
 UNITS = {"minute": 60, "hour": 3600, "day": 86400}
@@ -189,6 +197,110 @@ def run_source(sqs, queue_url, function, args):
             stopping.wait(max(1, args.poll_seconds))
 
 
+# DynamoDB stream event-source mapping
+
+
+def stream_value(value):
+    """An attribute value as Lambda's DynamoDB event spells it (binary values base64-encoded)."""
+    b64 = lambda data: base64.b64encode(data).decode("ascii")
+    (kind, inner), = value.items()
+    if kind == "B":
+        return {"B": b64(inner)}
+    if kind == "BS":
+        return {"BS": [b64(item) for item in inner]}
+    if kind == "M":
+        return {"M": {k: stream_value(v) for k, v in inner.items()}}
+    if kind == "L":
+        return {"L": [stream_value(v) for v in inner]}
+    return {kind: inner}
+
+
+def stream_record(record, stream_arn, region):
+    """One stream record as Lambda's DynamoDB event carries it."""
+    change = dict(record["dynamodb"])
+    created = change.get("ApproximateCreationDateTime")
+    if isinstance(created, datetime.datetime):
+        change["ApproximateCreationDateTime"] = created.timestamp()
+    for image in ("Keys", "NewImage", "OldImage"):
+        if image in change:
+            change[image] = {k: stream_value(v) for k, v in change[image].items()}
+    return {
+        "eventID": record["eventID"],
+        "eventName": record["eventName"],
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": region,
+        "dynamodb": change,
+        "eventSourceARN": stream_arn,
+    }
+
+
+def first_failed(result, records):
+    """Index of the record to retry from, len(records) when all succeeded, None when invalid."""
+    if result is None:
+        return len(records)
+    if not isinstance(result, dict) or not isinstance(result.get("batchItemFailures") or [], list):
+        return None
+    positions = {r["dynamodb"]["SequenceNumber"]: i for i, r in enumerate(records)}
+    failed = []
+    for failure in result.get("batchItemFailures") or []:
+        item = failure.get("itemIdentifier") if isinstance(failure, dict) else None
+        if item not in positions:
+            return None
+        failed.append(positions[item])
+    return min(failed, default=len(records))
+
+
+def deliver_stream_batch(function, records, stream_arn, args):
+    """Invokes the function with a batch, retrying from the failed record as Lambda does."""
+    region = os.environ["AWS_REGION"]
+    retries = 0
+    while records and not stopping.is_set():
+        started = time.monotonic()
+        result = invoke(args.invoke_url, function, {"Records": [stream_record(r, stream_arn, region) for r in records]})
+        millis = round((time.monotonic() - started) * 1000)
+        start = 0 if result is FAILED else first_failed(result, records)
+        if start is None:
+            log(f"{function}: invalid batch response, the whole batch is retried: {result!r:.300}")
+            start = 0
+        log(f"{function}: {len(records)} records, {len(records) - start} failed, {millis} ms")
+        records = records[start:]
+        if not records:
+            return
+        retries += 1
+        if retries > MAX_STREAM_RETRIES:
+            log(f"{function}: {len(records)} records skipped after {MAX_STREAM_RETRIES} retries")
+            return
+        stopping.wait(min(30, 2 ** (retries - 1)))
+
+
+def run_stream(streams, stream_arn, function, args):
+    """One stream mapping: reads every shard of the stream in order and feeds the function."""
+    iterators = {}  # shard id -> next iterator (None once the shard is closed and read)
+    while not stopping.is_set():
+        try:
+            shards = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"].get("Shards", [])
+            for shard in shards:
+                if shard["ShardId"] not in iterators:
+                    iterators[shard["ShardId"]] = streams.get_shard_iterator(
+                        StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+                    )["ShardIterator"]
+            idle = True
+            for shard_id, iterator in list(iterators.items()):
+                if iterator is None:
+                    continue
+                page = streams.get_records(ShardIterator=iterator, Limit=args.batch_size)
+                iterators[shard_id] = page.get("NextShardIterator")
+                if page.get("Records"):
+                    idle = False
+                    deliver_stream_batch(function, page["Records"], stream_arn, args)
+            if idle:
+                stopping.wait(STREAM_POLL_SECONDS)
+        except Exception as error:  # noqa: BLE001 - moto or the emulator may still be starting
+            log(f"{function}: {type(error).__name__}: {error}")
+            stopping.wait(max(1, args.poll_seconds))
+
+
 # EventBridge Scheduler
 
 
@@ -303,17 +415,19 @@ def run_scheduler(scheduler):
 
 
 def parse_source(text):
-    """QUEUE_URL=FUNCTION as a pair."""
-    queue_url, sep, function = text.rpartition("=")
-    if not sep or not queue_url or not function:
-        raise argparse.ArgumentTypeError(f"expected QUEUE_URL=FUNCTION, got {text!r}")
-    return queue_url, function
+    """QUEUE_URL=FUNCTION or STREAM_ARN=FUNCTION as a pair."""
+    source, sep, function = text.rpartition("=")
+    if not sep or not source or not function:
+        raise argparse.ArgumentTypeError(f"expected QUEUE_URL=FUNCTION or STREAM_ARN=FUNCTION, got {text!r}")
+    return source, function
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--invoke-url", required=True, help="the Lambda emulator, e.g. http://127.0.0.1:9000")
-    parser.add_argument("--source", type=parse_source, action="append", default=[], help="QUEUE_URL=FUNCTION")
+    parser.add_argument(
+        "--source", type=parse_source, action="append", default=[], help="QUEUE_URL=FUNCTION or STREAM_ARN=FUNCTION"
+    )
     parser.add_argument("--schedule-group", required=True, help="the schedule group to fire")
     parser.add_argument("--batch-size", type=int, default=5, help="messages per invocation (1-10)")
     parser.add_argument("--poll-seconds", type=int, default=1, help="long-poll wait of each receive (0-20)")
@@ -324,11 +438,13 @@ def main():
         signal.signal(signum, lambda *_: stopping.set())
     # Clients are made here, before any thread starts: creating them is not thread-safe.
     scheduler = Scheduler(args.schedule_group)
-    for queue_url, function in args.source:
-        threading.Thread(
-            target=run_source, args=(client("sqs"), queue_url, function, args), daemon=True
-        ).start()
-    log(f"pump: {len(args.source)} queue mappings, schedules of group {args.schedule_group}")
+    for source, function in args.source:
+        if source.startswith("arn:aws:dynamodb:"):
+            target, service = run_stream, "dynamodbstreams"
+        else:
+            target, service = run_source, "sqs"
+        threading.Thread(target=target, args=(client(service), source, function, args), daemon=True).start()
+    log(f"pump: {len(args.source)} mappings, schedules of group {args.schedule_group}")
     run_scheduler(scheduler)
     log("pump: stopped")
 

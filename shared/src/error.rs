@@ -154,6 +154,19 @@ impl ApiError {
         Self::new(ErrorCode::InternalError, "Something went wrong on our side; it has been logged.")
     }
 
+    /// A storage failure as the caller sees it: `NotFound` names `what`, a conflict is a 409,
+    /// anything else is logged and answered as a 500.
+    pub fn from_store(e: crate::ports::StoreError, what: &str) -> Self {
+        match e {
+            crate::ports::StoreError::NotFound => Self::not_found(what),
+            crate::ports::StoreError::Conflict(m) => Self::new(ErrorCode::Conflict, m),
+            other => {
+                tracing::error!(error = %other, what, "storage failed");
+                Self::internal()
+            }
+        }
+    }
+
     /// The body of the response, with the request id the `X-Request-Id` header also carries.
     pub fn body(&self, request_id: &str) -> serde_json::Value {
         serde_json::json!({

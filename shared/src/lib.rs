@@ -1,7 +1,7 @@
 //! Millwright's domain crate: everything the Lambda functions share.
 //!
 //! The domain modules (`catalog`, `token`, `model`, `entities`, `capabilities`, `error`,
-//! `connections`, `records`, `sync`, `auth`, `connectors`) know nothing of AWS; they speak to storage and secrets through the narrow traits in `ports`.
+//! `connections`, `records`, `sync`, `events`, `webhooks`, `auth`, `connectors`) know nothing of AWS; they speak to storage and secrets through the narrow traits in `ports`.
 //! `adapters` implements those traits on DynamoDB and Secrets Manager and holds the HTTP glue
 //! that turns Lambda events into domain calls.
 
@@ -14,6 +14,7 @@ pub mod connections;
 pub mod connectors;
 pub mod entities;
 pub mod error;
+pub mod events;
 pub mod model;
 pub mod openapi;
 pub mod page;
@@ -21,5 +22,6 @@ pub mod ports;
 pub mod records;
 pub mod sync;
 pub mod token;
+pub mod webhooks;
 
 pub use error::{ApiError, ErrorCode};

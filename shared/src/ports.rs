@@ -7,8 +7,10 @@ use std::{collections::HashMap, time::Duration};
 
 use crate::{
     connectors::{ListQuery, Page},
+    events::Event,
     model::{Account, Connection, TokenRecord},
-    sync::{Event, StoredRecord, SyncMessage, SyncRun},
+    sync::{StoredRecord, SyncMessage, SyncRun},
+    webhooks::{Attempt, Delivery, DeliveryMessage, DeliveryStatus, Endpoint},
 };
 
 /// Why a store call failed.
@@ -90,6 +92,8 @@ pub trait SecretStore: Send + Sync {
     async fn put(&self, name: &str, value: &str) -> Result<(), StoreError>;
     /// Reads a secret; none when it does not exist.
     async fn get(&self, name: &str) -> Result<Option<String>, StoreError>;
+    /// Replaces the value of a secret that exists.
+    async fn replace(&self, name: &str, value: &str) -> Result<(), StoreError>;
     /// Deletes a secret; deleting one that is gone succeeds.
     async fn delete(&self, name: &str) -> Result<(), StoreError>;
 }
@@ -229,4 +233,83 @@ pub trait Schedules: Send + Sync {
     async fn create(&self, connection_id: &str, minutes: u32, message: &SyncMessage) -> Result<(), StoreError>;
     /// Deletes the connection's schedule; deleting one that is gone succeeds.
     async fn delete(&self, connection_id: &str) -> Result<(), StoreError>;
+}
+
+/// Webhook endpoints (per account) and their deliveries.
+#[async_trait]
+pub trait WebhookStore: Send + Sync {
+    /// Stores a new endpoint.
+    async fn create_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError>;
+    /// One endpoint of an account.
+    async fn endpoint(&self, account_id: &str, id: &str) -> Result<Option<Endpoint>, StoreError>;
+    /// An account's endpoints in creation order, after a position; with the next position.
+    async fn endpoints(
+        &self,
+        account_id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<Endpoint>, Option<String>), StoreError>;
+    /// Replaces an endpoint that exists (`NotFound` otherwise).
+    async fn update_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError>;
+    /// Turns an endpoint off, saying why.
+    async fn disable_endpoint(
+        &self,
+        account_id: &str,
+        id: &str,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Deletes an endpoint (`NotFound` when there is none).
+    async fn delete_endpoint(&self, account_id: &str, id: &str) -> Result<(), StoreError>;
+    /// Stores the deliveries not stored yet. Answers those to queue: the new ones and any stored
+    /// before that was never attempted (a fan-out that stopped before queueing them).
+    async fn add_deliveries(&self, deliveries: &[Delivery]) -> Result<Vec<Delivery>, StoreError>;
+    /// One delivery.
+    async fn delivery(&self, id: &str) -> Result<Option<Delivery>, StoreError>;
+    /// An endpoint's deliveries, newest first, after a position; with the next position.
+    async fn deliveries(
+        &self,
+        endpoint_id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<Delivery>, Option<String>), StoreError>;
+    /// Sets a delivery's status and next due time, appending the attempt made, if any.
+    async fn update_delivery(
+        &self,
+        id: &str,
+        status: DeliveryStatus,
+        attempt: Option<&Attempt>,
+        next_attempt_at: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError>;
+}
+
+/// The queue that carries deliveries to the delivery function.
+#[async_trait]
+pub trait DeliveryQueue: Send + Sync {
+    /// Queues deliveries for an attempt now.
+    async fn send(&self, messages: &[DeliveryMessage]) -> Result<(), StoreError>;
+    /// Hands a received message out again only after `delay` (at most 12 hours): the retry
+    /// schedule, beyond the 15 minutes a send delay allows.
+    async fn postpone(&self, receipt: &str, delay: Duration) -> Result<(), StoreError>;
+}
+
+/// Why a webhook POST got no answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PostError {
+    /// The address rules refused the host's addresses.
+    #[error("refused: {0}")]
+    Refused(String),
+    /// No answer within the timeout.
+    #[error("timed out")]
+    Timeout,
+    /// The connection failed.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// Sends webhook requests.
+#[async_trait]
+pub trait WebhookTransport: Send + Sync {
+    /// POSTs `body` with `headers` to `url`; the answer's status code.
+    async fn post(&self, url: &str, headers: &[(&str, String)], body: &str) -> Result<u16, PostError>;
 }

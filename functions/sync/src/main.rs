@@ -11,9 +11,9 @@ use millwright::{
 async fn main() -> Result<(), lambda_runtime::Error> {
     http::init_logging();
     let worker = Backends::from_env().await?.worker(Connectors::standard());
-    sqs::serve(|message: SyncMessage, deadline| {
+    sqs::serve(|message: SyncMessage, received: sqs::Received| {
         let worker = &worker;
-        async move { worker.handle(&message, deadline).await.map(|_| ()) }
+        async move { worker.handle(&message, received.deadline).await.map(|_| ()) }
     })
     .await
 }

@@ -4,8 +4,9 @@
 use std::sync::Arc;
 
 use super::{
-    dynamo::DynamoStore, http::ApiRequest, idempotency::DynamoIdempotency, metering::CountCalls, queue::SqsSyncQueue,
+    dynamo::DynamoStore, http::ApiRequest, idempotency::DynamoIdempotency, metering::CountCalls, queue::SqsQueue,
     records::DynamoRecords, schedules::SchedulerSchedules, secrets::SecretsManagerStore, sync_runs::DynamoSyncRuns,
+    transport::HttpTransport, webhooks::DynamoWebhooks,
 };
 use crate::{
     auth,
@@ -16,6 +17,7 @@ use crate::{
     ports::{AccountStore, TokenStore},
     records::RecordService,
     sync::{SyncService, Worker},
+    webhooks::{AddressPolicy, Dispatcher, Fanout, WebhookService},
 };
 
 /// The DynamoDB tables Millwright uses.
@@ -35,6 +37,10 @@ pub struct Tables {
     pub records: String,
     /// Events for webhooks.
     pub events: String,
+    /// Webhook endpoints, keyed by account.
+    pub webhook_endpoints: String,
+    /// Webhook deliveries with their attempts.
+    pub webhook_deliveries: String,
 }
 
 /// Where sync work goes.
@@ -50,6 +56,15 @@ pub struct SyncSettings {
     pub scheduler_role_arn: String,
 }
 
+/// Where webhook deliveries go and what they may reach.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookSettings {
+    /// The delivery queue's URL.
+    pub delivery_queue_url: String,
+    /// The address rules: `WEBHOOKS_ALLOW_LOCAL=true` is the local-dev switch (127.0.0.1).
+    pub policy: AddressPolicy,
+}
+
 /// Everything a function needs to reach its resources.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -59,6 +74,8 @@ pub struct Config {
     pub secrets_prefix: String,
     /// The sync queue and schedules.
     pub sync: SyncSettings,
+    /// The delivery queue and address rules.
+    pub webhooks: WebhookSettings,
 }
 
 /// A missing setting, named so the operator can fix it.
@@ -79,6 +96,8 @@ impl Config {
                 sync_runs: var("SYNC_RUNS_TABLE")?,
                 records: var("RECORDS_TABLE")?,
                 events: var("EVENTS_TABLE")?,
+                webhook_endpoints: var("WEBHOOK_ENDPOINTS_TABLE")?,
+                webhook_deliveries: var("WEBHOOK_DELIVERIES_TABLE")?,
             },
             secrets_prefix: var("SECRETS_PREFIX")?,
             sync: SyncSettings {
@@ -86,6 +105,10 @@ impl Config {
                 queue_arn: var("SYNC_QUEUE_ARN")?,
                 schedule_group: var("SCHEDULE_GROUP")?,
                 scheduler_role_arn: var("SCHEDULER_ROLE_ARN")?,
+            },
+            webhooks: WebhookSettings {
+                delivery_queue_url: var("DELIVERY_QUEUE_URL")?,
+                policy: AddressPolicy { allow_local: lookup("WEBHOOKS_ALLOW_LOCAL").as_deref() == Some("true") },
             },
         })
     }
@@ -110,9 +133,15 @@ pub struct Backends {
     /// Synced records.
     pub records: Arc<DynamoRecords>,
     /// The sync queue.
-    pub queue: Arc<SqsSyncQueue>,
+    pub queue: Arc<SqsQueue>,
     /// Per-connection schedules.
     pub schedules: Arc<SchedulerSchedules>,
+    /// Webhook endpoints and deliveries.
+    pub webhooks: Arc<DynamoWebhooks>,
+    /// The delivery queue.
+    pub deliveries: Arc<SqsQueue>,
+    /// The address rules webhooks follow.
+    pub policy: AddressPolicy,
 }
 
 impl Backends {
@@ -130,8 +159,15 @@ impl Backends {
         let scheduler = aws_sdk_scheduler::Client::from_conf(
             aws_sdk_scheduler::config::Builder::from(&aws).interceptor(CountCalls).build(),
         );
-        let Config { tables, secrets_prefix, sync } = config;
+        let Config { tables, secrets_prefix, sync, webhooks } = config;
         Self {
+            webhooks: Arc::new(DynamoWebhooks::new(
+                dynamo.clone(),
+                tables.webhook_endpoints.clone(),
+                tables.webhook_deliveries.clone(),
+            )),
+            deliveries: Arc::new(SqsQueue::new(sqs.clone(), webhooks.delivery_queue_url)),
+            policy: webhooks.policy,
             idempotency: Arc::new(DynamoIdempotency::new(dynamo.clone(), tables.idempotency.clone())),
             sync_runs: Arc::new(DynamoSyncRuns::new(
                 dynamo.clone(),
@@ -142,7 +178,7 @@ impl Backends {
             records: Arc::new(DynamoRecords::new(dynamo.clone(), tables.records.clone())),
             store: Arc::new(DynamoStore::new(dynamo, tables)),
             secrets: Arc::new(SecretsManagerStore::new(secrets, secrets_prefix)),
-            queue: Arc::new(SqsSyncQueue::new(sqs, sync.queue_url)),
+            queue: Arc::new(SqsQueue::new(sqs, sync.queue_url)),
             schedules: Arc::new(SchedulerSchedules::new(
                 scheduler,
                 sync.schedule_group,
@@ -179,6 +215,26 @@ impl Backends {
         }
     }
 
+    /// The webhook endpoint operations over these adapters.
+    pub fn webhooks(&self) -> WebhookService {
+        WebhookService::new(self.webhooks.clone(), self.secrets.clone(), self.deliveries.clone(), self.policy)
+    }
+
+    /// The fan-out of events into deliveries.
+    pub fn fanout(&self) -> Fanout {
+        Fanout::new(self.webhooks.clone(), self.deliveries.clone())
+    }
+
+    /// The sender of deliveries, over HTTP under the address rules.
+    pub fn dispatcher(&self) -> Dispatcher {
+        Dispatcher::new(
+            self.webhooks.clone(),
+            self.secrets.clone(),
+            Arc::new(HttpTransport::new(self.policy)),
+            self.deliveries.clone(),
+        )
+    }
+
     /// What the API functions share: authentication and the connection service.
     pub fn services(&self, connectors: Connectors) -> Services {
         Services {
@@ -186,6 +242,7 @@ impl Backends {
             accounts: self.store.clone(),
             records: RecordService::new(connectors.clone(), self.idempotency.clone(), self.records.clone()),
             syncs: self.syncs(connectors.clone()),
+            webhooks: self.webhooks(),
             connections: self.connections(connectors),
         }
     }
@@ -204,6 +261,8 @@ pub struct Services {
     pub records: RecordService,
     /// Sync runs.
     pub syncs: SyncService,
+    /// Webhook endpoints and deliveries.
+    pub webhooks: WebhookService,
 }
 
 impl Services {

@@ -1,5 +1,6 @@
 //! The account, connection and token ports on DynamoDB. Every change that moves credits is one
-//! `TransactWriteItems` call whose conditions make it exactly-once under any concurrency.
+//! `TransactWriteItems` call whose conditions make it exactly-once under any concurrency; the
+//! `connection.status_changed` event of a connect or disconnect is written in the same call.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::{
@@ -13,6 +14,7 @@ use std::{collections::HashMap, time::Duration};
 
 use super::config::Tables;
 use crate::{
+    events::Event,
     model::{Account, Connection, ConnectionStatus, TokenRecord},
     ports::{AccountStore, ConnectionStore, Disconnected, StoreError, TokenStore},
 };
@@ -142,6 +144,11 @@ impl DynamoStore {
             .build())
     }
 
+    /// Records an event with the change it reports.
+    fn event(&self, event: &Event) -> Result<TransactWriteItem, StoreError> {
+        self.put(&self.tables.events, to_item(event)?, "attribute_not_exists(id)")
+    }
+
     fn delete_token(&self, digest: &str) -> Result<TransactWriteItem, StoreError> {
         Ok(TransactWriteItem::builder()
             .delete(built(
@@ -217,6 +224,7 @@ impl ConnectionStore for DynamoStore {
             self.move_credits(&connection.account_id, connection.credits, true)?,
             self.put(&self.tables.connections, item, "attribute_not_exists(id)")?,
             self.put(&self.tables.tokens, to_item(token)?, "attribute_not_exists(digest)")?,
+            self.event(&Event::status_changed(connection, None))?,
         ];
         self.transact(items).await.map_err(|f| match f {
             TxFailure::Conditions(c) if c.first() == Some(&true) => StoreError::InsufficientCredits,
@@ -276,17 +284,17 @@ impl ConnectionStore for DynamoStore {
                     .expression_attribute_values(":t", s(&digest))
                     .build(),
             )?;
+            let previous = connection.status;
+            connection.status = ConnectionStatus::Disconnected;
+            connection.disconnected_at = Some(at);
             let items = vec![
                 TransactWriteItem::builder().update(close).build(),
                 self.move_credits(account_id, connection.credits, false)?,
                 self.delete_token(&digest)?,
+                self.event(&Event::status_changed(&connection, Some(previous)))?,
             ];
             match self.transact(items).await {
-                Ok(()) => {
-                    connection.status = ConnectionStatus::Disconnected;
-                    connection.disconnected_at = Some(at);
-                    return Ok(Disconnected::Now(connection));
-                }
+                Ok(()) => return Ok(Disconnected::Now(connection)),
                 // Someone else disconnected or re-keyed it meanwhile: read again and decide anew.
                 Err(TxFailure::Conditions(_)) => backoff(attempt).await,
                 Err(other) => return Err(backend(other)),

@@ -12,4 +12,7 @@ pub mod records;
 pub mod schedules;
 pub mod secrets;
 pub mod sqs;
+pub mod streams;
 pub mod sync_runs;
+pub mod transport;
+pub mod webhooks;

@@ -2,11 +2,11 @@
 //! infra/template.yaml itself — tables, queues with their dead-letter queues, schedule groups —
 //! so the local stack and the deployed one share one definition. It also resolves the functions'
 //! environment (`Globals.Function.Environment`) to what it created, and lists the functions'
-//! SQS event sources for the local pump (moto runs no event-source mappings).
+//! SQS and DynamoDB stream event sources for the local pump (moto runs no event-source mappings).
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType, TimeToLiveSpecification,
+    ScalarAttributeType, StreamSpecification, StreamViewType, TimeToLiveSpecification,
 };
 use serde::Deserialize;
 use serde_yaml::Value;
@@ -66,6 +66,13 @@ struct TableDef {
     #[serde(default)]
     global_secondary_indexes: Vec<IndexDef>,
     time_to_live_specification: Option<TtlDef>,
+    stream_specification: Option<StreamDef>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct StreamDef {
+    stream_view_type: String,
 }
 
 #[derive(Deserialize)]
@@ -115,15 +122,16 @@ pub fn resource_name(stack: &str, logical_id: &str) -> String {
     format!("{stack}-{logical_id}")
 }
 
-/// What `!Ref` and `!GetAtt …Arn` of the created resources resolve to.
+/// What `!Ref`, `!GetAtt …Arn` and `!GetAtt …StreamArn` of the created resources resolve to.
 #[derive(Debug, Default)]
 pub struct Created {
     refs: BTreeMap<String, String>,
     arns: BTreeMap<String, String>,
+    streams: BTreeMap<String, String>,
 }
 
 impl Created {
-    /// Resolves `!Ref X`, `!GetAtt X.Arn` and `!Sub` of `${AWS::StackName}`.
+    /// Resolves `!Ref X`, `!GetAtt X.Arn`, `!GetAtt X.StreamArn` and `!Sub` of `${AWS::StackName}`.
     fn resolve(&self, stack: &str, what: &str, value: &Value) -> Result<String, ProvisionError> {
         let unsupported = || ProvisionError::Template(format!("{what}: unsupported value"));
         match value {
@@ -134,9 +142,11 @@ impl Created {
                 let inner = t.value.as_str().ok_or_else(unsupported)?;
                 match t.tag.to_string().as_str() {
                     "!Ref" => self.refs.get(inner).cloned().ok_or_else(unsupported),
-                    "!GetAtt" => {
-                        inner.strip_suffix(".Arn").and_then(|id| self.arns.get(id)).cloned().ok_or_else(unsupported)
-                    }
+                    "!GetAtt" => match inner.split_once('.') {
+                        Some((id, "Arn")) => self.arns.get(id).cloned().ok_or_else(unsupported),
+                        Some((id, "StreamArn")) => self.streams.get(id).cloned().ok_or_else(unsupported),
+                        _ => Err(unsupported()),
+                    },
                     "!Sub" if !inner.replace("${AWS::StackName}", "").contains("${") => {
                         Ok(inner.replace("${AWS::StackName}", stack))
                     }
@@ -187,12 +197,12 @@ pub fn parse(text: &str) -> Result<Value, ProvisionError> {
     serde_yaml::from_str(text).map_err(|e| ProvisionError::Template(e.to_string()))
 }
 
-/// What provisioning made: the functions' environment and their SQS event sources.
+/// What provisioning made: the functions' environment and their event sources.
 #[derive(Debug)]
 pub struct Provisioned {
     /// Variable name to value.
     pub env: BTreeMap<String, String>,
-    /// Queue URL to the binary of the function it triggers.
+    /// Queue URL or table stream ARN to the binary of the function it triggers.
     pub sources: BTreeMap<String, String>,
 }
 
@@ -228,7 +238,8 @@ pub async fn provision(
     Ok(Provisioned { env: environment(template, stack, &created)?, sources: sources(template, stack, &created)? })
 }
 
-/// Queue URL to function binary, for every SQS event of every function.
+/// Queue URL (SQS events) or stream ARN (DynamoDB events) to function binary, for every
+/// function of the template.
 fn sources(template: &Value, stack: &str, created: &Created) -> Result<BTreeMap<String, String>, ProvisionError> {
     let mut out = BTreeMap::new();
     for (id, function) in resources::<Value>(template, "AWS::Serverless::Function")? {
@@ -236,14 +247,20 @@ fn sources(template: &Value, stack: &str, created: &Created) -> Result<BTreeMap<
             .as_str()
             .ok_or_else(|| ProvisionError::Template(format!("{id}: no Metadata.BuildProperties.Binary")))?;
         for event in function.get("Events").and_then(Value::as_mapping).into_iter().flat_map(|m| m.values()) {
-            if event.get("Type").and_then(Value::as_str) != Some("SQS") {
-                continue;
-            }
-            let arn = created.resolve(stack, &format!("{id} SQS event"), &event["Properties"]["Queue"])?;
-            let (queue, _) = created.arns.iter().find(|(_, a)| **a == arn).ok_or_else(|| {
-                ProvisionError::Template(format!("{id}: SQS event on a queue the template does not declare"))
-            })?;
-            out.insert(created.refs[queue].clone(), binary.to_owned());
+            let source = match event.get("Type").and_then(Value::as_str) {
+                Some("SQS") => {
+                    let arn = created.resolve(stack, &format!("{id} SQS event"), &event["Properties"]["Queue"])?;
+                    let (queue, _) = created.arns.iter().find(|(_, a)| **a == arn).ok_or_else(|| {
+                        ProvisionError::Template(format!("{id}: SQS event on a queue the template does not declare"))
+                    })?;
+                    created.refs[queue].clone()
+                }
+                Some("DynamoDB") => {
+                    created.resolve(stack, &format!("{id} stream event"), &event["Properties"]["Stream"])?
+                }
+                _ => continue,
+            };
+            out.insert(source, binary.to_owned());
         }
     }
     Ok(out)
@@ -329,10 +346,29 @@ async fn create_tables(
                     .map_err(|e| ProvisionError::Template(e.to_string()))?,
             );
         }
-        match create.send().await {
-            Ok(_) => {}
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_in_use_exception()) => continue,
+        if let Some(stream) = &def.stream_specification {
+            create = create.stream_specification(
+                StreamSpecification::builder()
+                    .stream_enabled(true)
+                    .stream_view_type(StreamViewType::from(stream.stream_view_type.as_str()))
+                    .build()
+                    .map_err(|e| ProvisionError::Template(e.to_string()))?,
+            );
+        }
+        let fresh = match create.send().await {
+            Ok(_) => true,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_in_use_exception()) => false,
             Err(e) => return Err(aws(e)),
+        };
+        if def.stream_specification.is_some() {
+            let table = dynamo.describe_table().table_name(&name).send().await.map_err(aws)?.table;
+            let arn = table.and_then(|t| t.latest_stream_arn).ok_or_else(|| {
+                ProvisionError::Aws(format!("table {name} exists without a stream; delete it and provision again"))
+            })?;
+            created.streams.insert(id.clone(), arn);
+        }
+        if !fresh {
+            continue;
         }
         if let Some(ttl) = def.time_to_live_specification {
             dynamo
@@ -366,10 +402,11 @@ mod tests {
         for (id, _) in tables(&t).unwrap() {
             created.refs.insert(id.clone(), resource_name("mw", &id));
         }
-        for id in ["SyncQueue", "SyncDeadLetterQueue"] {
+        for id in ["SyncQueue", "SyncDeadLetterQueue", "DeliveryQueue", "DeliveryDeadLetterQueue"] {
             created.refs.insert(id.into(), format!("http://q/{id}"));
             created.arns.insert(id.into(), format!("arn:aws:sqs:r:1:{id}"));
         }
+        created.streams.insert("EventsTable".into(), "arn:aws:dynamodb:r:1:table/mw-EventsTable/stream/1".into());
         created.refs.insert("SyncSchedules".into(), "mw-SyncSchedules".into());
         created.arns.insert("SchedulerRole".into(), "arn:aws:iam::1:role/r".into());
         let env = environment(&t, "mw", &created).unwrap();
@@ -378,5 +415,18 @@ mod tests {
         assert_eq!(env["SYNC_QUEUE_ARN"], "arn:aws:sqs:r:1:SyncQueue");
         let sources = sources(&t, "mw", &created).unwrap();
         assert_eq!(sources.get("http://q/SyncQueue").map(String::as_str), Some("sync"));
+        assert_eq!(sources.get("http://q/DeliveryQueue").map(String::as_str), Some("webhook-delivery"));
+        assert_eq!(
+            sources.get("arn:aws:dynamodb:r:1:table/mw-EventsTable/stream/1").map(String::as_str),
+            Some("webhook-fanout")
+        );
+        assert_eq!(env["WEBHOOKS_ALLOW_LOCAL"], "false");
+    }
+
+    #[test]
+    fn the_delivery_queue_dead_letters_after_the_last_attempt_of_the_schedule() {
+        let queues: BTreeMap<String, QueueDef> = resources(&parse(TEMPLATE).unwrap(), "AWS::SQS::Queue").unwrap();
+        let redrive = queues["DeliveryQueue"].redrive_policy.as_ref().unwrap();
+        assert_eq!(redrive.max_receive_count, crate::webhooks::MAX_ATTEMPTS);
     }
 }

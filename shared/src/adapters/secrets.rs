@@ -44,6 +44,19 @@ impl SecretStore for SecretsManagerStore {
         }
     }
 
+    async fn replace(&self, name: &str, value: &str) -> Result<(), StoreError> {
+        match self.client.put_secret_value().secret_id(self.full_name(name)).secret_string(value).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => {
+                Err(StoreError::NotFound)
+            }
+            Err(e) => Err(StoreError::Backend(format!(
+                "replace secret: {}",
+                aws_sdk_secretsmanager::error::DisplayErrorContext(e)
+            ))),
+        }
+    }
+
     async fn delete(&self, name: &str) -> Result<(), StoreError> {
         match self
             .client

@@ -8,26 +8,42 @@ use lambda_runtime::{LambdaEvent, service_fn};
 use serde::de::DeserializeOwned;
 use std::{fmt::Display, future::Future};
 
+/// What a handler knows of the message it handles besides its body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    /// When the invocation ends.
+    pub deadline: DateTime<Utc>,
+    /// The handle that changes the message's visibility.
+    pub receipt_handle: String,
+    /// How often SQS has handed the message out, this time included.
+    pub receive_count: u32,
+}
+
 /// Handles every message of a batch before `deadline`; answers the ids of those that failed.
 pub async fn handle_batch<T, F, Fut, E>(event: SqsEvent, deadline: DateTime<Utc>, handler: F) -> SqsBatchResponse
 where
     T: DeserializeOwned,
-    F: Fn(T, DateTime<Utc>) -> Fut,
+    F: Fn(T, Received) -> Fut,
     Fut: Future<Output = Result<(), E>>,
     E: Display,
 {
     let work = event.records.into_iter().map(|record| {
         let id = record.message_id.unwrap_or_default();
         let decoded = serde_json::from_str::<T>(record.body.as_deref().unwrap_or_default());
+        let received = Received {
+            deadline,
+            receipt_handle: record.receipt_handle.unwrap_or_default(),
+            receive_count: record.attributes.get("ApproximateReceiveCount").and_then(|c| c.parse().ok()).unwrap_or(1),
+        };
         let handler = &handler;
         async move {
             let result = match decoded {
-                Ok(message) => handler(message, deadline).await.map_err(|e| e.to_string()),
+                Ok(message) => handler(message, received).await.map_err(|e| e.to_string()),
                 // Left for the DLQ, where an operator can read it.
                 Err(e) => Err(format!("undecodable message: {e}")),
             };
             result.err().map(|e| {
-                tracing::error!(message_id = %id, error = %e, "message failed; SQS will retry it");
+                tracing::warn!(message_id = %id, error = %e, "message not done; SQS will hand it out again");
                 id
             })
         }
@@ -54,7 +70,7 @@ fn deadline(millis: u64, now: DateTime<Utc>) -> DateTime<Utc> {
 pub async fn serve<T, F, Fut, E>(handler: F) -> Result<(), lambda_runtime::Error>
 where
     T: DeserializeOwned,
-    F: Fn(T, DateTime<Utc>) -> Fut,
+    F: Fn(T, Received) -> Fut,
     Fut: Future<Output = Result<(), E>>,
     E: Display,
 {

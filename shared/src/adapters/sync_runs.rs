@@ -16,9 +16,10 @@ use super::{
     dynamo::{Item, TxFailure, backend, built, from_item, s, sdk, to_item, transact},
 };
 use crate::{
+    events::Event,
     model::LastSync,
     ports::{Lease, RunScope, StoreError, SyncRunStore},
-    sync::{Event, SyncRun, sortable},
+    sync::{SyncRun, sortable},
 };
 
 /// The index of runs by account.

@@ -6,7 +6,7 @@ mod model;
 mod stored;
 mod worker;
 
-pub use model::{Checkpoint, Counts, Event, RunError, SyncMessage, SyncMode, SyncRun, SyncStatus, Trigger};
+pub use model::{Checkpoint, Counts, RunError, SyncMessage, SyncMode, SyncRun, SyncStatus, Trigger};
 pub use stored::{Change, StoredRecord, partition, sortable, timestamp};
 pub use worker::{Outcome, Worker};
 
@@ -37,13 +37,7 @@ pub struct SyncRequest {
 
 /// Turns a storage failure into the API's error, logging the cause.
 pub(crate) fn storage(e: StoreError) -> ApiError {
-    match e {
-        StoreError::NotFound => ApiError::not_found("sync"),
-        other => {
-            tracing::error!(error = %other, "sync storage failed");
-            ApiError::internal()
-        }
-    }
+    ApiError::from_store(e, "sync")
 }
 
 /// Queues runs and reports on them.

@@ -4,6 +4,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::events::{Event, EventType};
+
 /// Incremental takes what changed since the last successful run; full takes the whole
 /// historical window and marks what vanished as deleted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -191,35 +193,12 @@ pub enum SyncMessage {
     },
 }
 
-/// A fact for webhook subscribers, recorded with the change it reports.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Event {
-    /// `evt_…`, stable across delivery attempts.
-    pub id: String,
-    /// The account it belongs to.
-    pub account_id: String,
-    /// `sync.completed`, `sync.failed`, …
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// When it happened.
-    pub created_at: DateTime<Utc>,
-    /// The connection concerned.
-    pub connection_id: String,
-    /// The event's payload.
-    pub data: serde_json::Value,
-}
-
 impl Event {
     /// The event that reports a finished run.
     pub fn finished(run: &SyncRun) -> Self {
-        Event {
-            id: format!("evt_{}", ulid::Ulid::new().to_string().to_lowercase()),
-            account_id: run.account_id.clone(),
-            kind: if run.status == SyncStatus::Succeeded { "sync.completed" } else { "sync.failed" }.into(),
-            created_at: run.finished_at.unwrap_or_else(Utc::now),
-            connection_id: run.connection_id.clone(),
-            data: run.view(),
-        }
+        let kind = if run.status == SyncStatus::Succeeded { EventType::SyncCompleted } else { EventType::SyncFailed };
+        let mut event = Event::new(&run.account_id, &run.connection_id, kind, run.view());
+        event.created_at = run.finished_at.unwrap_or(event.created_at);
+        event
     }
 }

@@ -5,7 +5,8 @@
 use chrono::{DateTime, Duration as Span, Utc};
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
-use super::{Change, Event, RunError, StoredRecord, SyncMessage, SyncMode, SyncRequest, SyncRun, SyncStatus, Trigger};
+use super::{Change, RunError, StoredRecord, SyncMessage, SyncMode, SyncRequest, SyncRun, SyncStatus, Trigger};
+use crate::events::Event;
 use crate::{
     connections::secret_name,
     connectors::{Connector, Connectors, Credentials},

@@ -1,0 +1,174 @@
+//! Webhook delivery benchmark against moto (`AWS_ENDPOINT_URL`) and the test receiver
+//! (`MILLWRIGHT_RECEIVER_URL`, tests/receiver.py); scripts/bench starts both. Events are fanned
+//! out into deliveries on the real delivery queue, and invocations of the delivery handler take
+//! them off it in batches of ten, as many at once as Lambda would run (up to `CONCURRENCY`).
+//! Prints deliveries per second for 1,000 events to one receiver, then the same with a second
+//! receiver that sleeps 10 s on every request mixed in, to show the sleeper slows no one else.
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use chrono::Utc;
+use millwright::{
+    adapters::{
+        config::{Backends, Config},
+        provision, sqs,
+    },
+    events::{Event, EventType},
+    webhooks::{CreateEndpoint, DeliveryMessage, Receipt},
+};
+use serde_json::json;
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+use tokio::sync::Semaphore;
+
+/// Events per run.
+const EVENTS: usize = 1_000;
+/// Invocations in flight at most (Lambda scales an SQS mapping far beyond this).
+const CONCURRENCY: usize = 32;
+/// Events for the sleeping receiver in the second run.
+const SLEEPY_EVENTS: usize = 5;
+
+struct Bench {
+    backends: Backends,
+    aws: aws_sdk_sqs::Client,
+    queue: String,
+    account: String,
+    receiver: String,
+}
+
+impl Bench {
+    /// An endpoint on the receiver for one event type.
+    async fn endpoint(&self, behaviour: &str, kind: EventType) {
+        let url = format!("{}/hooks/{behaviour}-{}", self.receiver, ulid::Ulid::new().to_string().to_lowercase());
+        let request = CreateEndpoint { url, events: Some(vec![kind.as_str().into()]), description: None };
+        self.backends.webhooks().create(&self.account, request).await.unwrap();
+    }
+
+    /// Fans `count` events of `kind` out, 32 at a time; answers the time it took.
+    async fn fan_out(&self, kind: EventType, count: usize) -> Duration {
+        let started = Instant::now();
+        let fanout = self.backends.fanout();
+        let events: Vec<Event> =
+            (0..count).map(|i| Event::new(&self.account, "conn_bench", kind, json!({"n": i}))).collect();
+        for chunk in events.chunks(32) {
+            let work = chunk.iter().map(|e| fanout.handle(e));
+            for r in futures_util::future::join_all(work).await {
+                r.unwrap();
+            }
+        }
+        started.elapsed()
+    }
+
+    /// Feeds the queue to delivery invocations until `delivered` deliveries of the fast
+    /// receiver succeeded; answers the time that took.
+    async fn deliver(&self, expected: usize) -> Duration {
+        let started = Instant::now();
+        let dispatcher = Arc::new(self.backends.dispatcher());
+        let slots = Arc::new(Semaphore::new(CONCURRENCY));
+        let done = Arc::new(AtomicUsize::new(0));
+        while done.load(Ordering::Relaxed) < expected {
+            let permit = slots.clone().acquire_owned().await.unwrap();
+            let received = self
+                .aws
+                .receive_message()
+                .queue_url(&self.queue)
+                .max_number_of_messages(10)
+                .wait_time_seconds(1)
+                .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+                .send()
+                .await
+                .unwrap();
+            let messages = received.messages.unwrap_or_default();
+            if messages.is_empty() {
+                continue;
+            }
+            let records: Vec<_> = messages
+                .iter()
+                .map(|m| {
+                    let count = m
+                        .attributes
+                        .as_ref()
+                        .and_then(|a| a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount))
+                        .cloned()
+                        .unwrap_or_else(|| "1".into());
+                    json!({"messageId": m.message_id, "receiptHandle": m.receipt_handle, "body": m.body,
+                           "attributes": {"ApproximateReceiveCount": count}})
+                })
+                .collect();
+            let event: SqsEvent = serde_json::from_value(json!({"Records": records})).unwrap();
+            let (dispatcher, done, aws, queue) =
+                (dispatcher.clone(), done.clone(), self.aws.clone(), self.queue.clone());
+            tokio::spawn(async move {
+                let deadline = Utc::now() + chrono::Duration::seconds(60);
+                let response = sqs::handle_batch(event, deadline, |m: DeliveryMessage, r: sqs::Received| {
+                    let dispatcher = &dispatcher;
+                    let receipt = Receipt { handle: r.receipt_handle, receive_count: r.receive_count };
+                    async move { dispatcher.handle(&m, &receipt).await }
+                })
+                .await;
+                let failed: Vec<String> =
+                    response.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect();
+                for m in messages.iter().filter(|m| !failed.contains(m.message_id.as_ref().unwrap())) {
+                    aws.delete_message()
+                        .queue_url(&queue)
+                        .receipt_handle(m.receipt_handle.clone().unwrap())
+                        .send()
+                        .await
+                        .unwrap();
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+                drop(permit);
+            });
+        }
+        started.elapsed()
+    }
+}
+
+fn rate(count: usize, took: Duration) -> f64 {
+    count as f64 / took.as_secs_f64()
+}
+
+#[tokio::main]
+async fn main() {
+    assert!(std::env::var("AWS_ENDPOINT_URL").is_ok(), "the bench runs against moto: set AWS_ENDPOINT_URL");
+    let receiver = std::env::var("MILLWRIGHT_RECEIVER_URL").expect("MILLWRIGHT_RECEIVER_URL (tests/receiver.py)");
+    let stack = format!("bench-{}", ulid::Ulid::new().to_string().to_lowercase());
+    let aws = aws_config::load_from_env().await;
+    let template = provision::parse(include_str!("../../infra/template.yaml")).unwrap();
+    let mut env = provision::provision(&aws, &template, &stack).await.unwrap().env;
+    env.insert("WEBHOOKS_ALLOW_LOCAL".into(), "true".into());
+    let config = Config::from_lookup(|k| env.get(k).cloned()).unwrap();
+    let queue = config.webhooks.delivery_queue_url.clone();
+    let backends = Backends::new(config).await;
+    let (account, _) = millwright::accounts::open(backends.store.as_ref(), 1, None).await.unwrap();
+    let bench = Bench { backends, aws: aws_sdk_sqs::Client::new(&aws), queue, account: account.id, receiver };
+
+    bench.endpoint("ok", EventType::SyncCompleted).await;
+    let fanned = bench.fan_out(EventType::SyncCompleted, EVENTS).await;
+    println!(
+        "fan-out: {EVENTS} events into deliveries in {:.1} s ({:.0} events/s)",
+        fanned.as_secs_f64(),
+        rate(EVENTS, fanned)
+    );
+    let alone = bench.deliver(EVENTS).await;
+    println!(
+        "delivery, one receiver: {EVENTS} deliveries in {:.1} s = {:.0} deliveries/s",
+        alone.as_secs_f64(),
+        rate(EVENTS, alone)
+    );
+
+    bench.endpoint("sleepy", EventType::SyncFailed).await;
+    bench.fan_out(EventType::SyncFailed, SLEEPY_EVENTS).await;
+    bench.fan_out(EventType::SyncCompleted, EVENTS).await;
+    let mixed = bench.deliver(EVENTS).await;
+    println!(
+        "delivery, with a receiver sleeping 10 s queued first ({SLEEPY_EVENTS} deliveries): {EVENTS} deliveries to the other in {:.1} s = {:.0} deliveries/s ({:+.0}%)",
+        mixed.as_secs_f64(),
+        rate(EVENTS, mixed),
+        (mixed.as_secs_f64() / alone.as_secs_f64() - 1.0) * 100.0
+    );
+}

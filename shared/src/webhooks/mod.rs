@@ -1,0 +1,291 @@
+//! Webhooks: endpoints users configure (`WebhookService`), the fan-out of events into deliveries
+//! (`Fanout`), the attempts that sign and send them (`Dispatcher`), and the verifier users run
+//! on their side (`Verifier`). Storage, the queue and HTTP are reached through `ports` only.
+
+mod address;
+mod dispatch;
+mod fanout;
+mod model;
+mod retry;
+mod signature;
+
+pub use address::{AddressPolicy, Refused, is_public};
+pub use dispatch::{Dispatcher, Receipt, Undelivered};
+pub use fanout::Fanout;
+pub use model::{
+    Attempt, DELIVERY_PREFIX, Delivery, DeliveryMessage, DeliveryStatus, ENDPOINT_PREFIX, Endpoint, EndpointStatus,
+    SecretSet, secret_name,
+};
+pub use retry::{MAX_ATTEMPTS, wait_after};
+pub use signature::{Secret, TOLERANCE_SECONDS, Verifier, VerifyError, signature_header};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer};
+use std::sync::Arc;
+
+use crate::{
+    error::ApiError,
+    events::EventType,
+    ports::{DeliveryQueue, SecretStore, WebhookStore},
+};
+
+/// How long the secret before a rotation keeps signing.
+const ROTATION_OVERLAP: chrono::Duration = chrono::Duration::hours(24);
+/// The longest description kept.
+const MAX_DESCRIPTION: usize = 500;
+/// The longest URL accepted.
+const MAX_URL: usize = 2048;
+
+/// Body of `POST /v1/webhook-endpoints`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateEndpoint {
+    /// Where deliveries go.
+    pub url: String,
+    /// Event types to receive; every type when omitted or null.
+    #[serde(default)]
+    pub events: Option<Vec<String>>,
+    /// A note.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// Body of `PATCH /v1/webhook-endpoints/{id}`: what is present changes, `null` clears.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateEndpoint {
+    /// A new URL.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// New event types; `null` subscribes to every type.
+    #[serde(default, deserialize_with = "present")]
+    pub events: Option<Option<Vec<String>>>,
+    /// A new note; `null` removes it.
+    #[serde(default, deserialize_with = "present")]
+    pub description: Option<Option<String>>,
+    /// `enabled` or `disabled` (enabling clears the reason it was disabled).
+    #[serde(default)]
+    pub status: Option<EndpointStatus>,
+}
+
+/// Tells a field sent as `null` (`Some(None)`) from one left out (`None`).
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// The endpoint operations of the API.
+#[derive(Clone)]
+pub struct WebhookService {
+    store: Arc<dyn WebhookStore>,
+    secrets: Arc<dyn SecretStore>,
+    queue: Arc<dyn DeliveryQueue>,
+    policy: AddressPolicy,
+}
+
+fn storage(e: crate::ports::StoreError) -> ApiError {
+    ApiError::from_store(e, "webhook endpoint")
+}
+
+impl WebhookService {
+    /// Wires the service to its ports, with the address rules in force.
+    pub fn new(
+        store: Arc<dyn WebhookStore>,
+        secrets: Arc<dyn SecretStore>,
+        queue: Arc<dyn DeliveryQueue>,
+        policy: AddressPolicy,
+    ) -> Self {
+        Self { store, secrets, queue, policy }
+    }
+
+    /// Checks a URL against the address rules (resolving its host).
+    async fn url(&self, url: &str) -> Result<String, ApiError> {
+        if url.len() > MAX_URL {
+            return Err(ApiError::invalid_field("url", format!("at most {MAX_URL} characters")));
+        }
+        self.policy
+            .check(url)
+            .await
+            .map(|u| u.to_string())
+            .map_err(|refused| ApiError::invalid_field("url", format!("the URL {refused}")))
+    }
+
+    /// Creates an endpoint; answers it with its secret, shown this once.
+    pub async fn create(&self, account_id: &str, request: CreateEndpoint) -> Result<(Endpoint, Secret), ApiError> {
+        let url = self.url(&request.url).await?;
+        let events = request.events.map(|e| event_types(&e)).transpose()?;
+        let now = Utc::now();
+        let endpoint = Endpoint {
+            id: format!("{ENDPOINT_PREFIX}{}", ulid::Ulid::new().to_string().to_lowercase()),
+            account_id: account_id.to_owned(),
+            url,
+            description: description(request.description)?,
+            events,
+            status: EndpointStatus::Enabled,
+            disabled_reason: None,
+            created_at: now,
+            updated_at: now,
+            secret_version: 1,
+            previous_secret_expires_at: None,
+        };
+        let secret = Secret::generate();
+        let set = SecretSet { current: secret.expose(), previous: None, previous_expires_at: None };
+        let name = secret_name(account_id, &endpoint.id);
+        self.secrets.put(&name, &serialize(&set)?).await.map_err(storage)?;
+        if let Err(e) = self.store.create_endpoint(&endpoint).await {
+            if let Err(cleanup) = self.secrets.delete(&name).await {
+                tracing::error!(error = %cleanup, endpoint = %endpoint.id, "could not delete an orphaned signing secret");
+            }
+            return Err(storage(e));
+        }
+        tracing::info!(endpoint = %endpoint.id, "webhook endpoint created");
+        Ok((endpoint, secret))
+    }
+
+    /// One endpoint of the account; another account's is a 404.
+    pub async fn get(&self, account_id: &str, id: &str) -> Result<Endpoint, ApiError> {
+        if !id.starts_with(ENDPOINT_PREFIX) {
+            return Err(ApiError::not_found("webhook endpoint"));
+        }
+        self.store
+            .endpoint(account_id, id)
+            .await
+            .map_err(storage)?
+            .ok_or_else(|| ApiError::not_found("webhook endpoint"))
+    }
+
+    /// A page of the account's endpoints and the position after it.
+    pub async fn list(
+        &self,
+        account_id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<Endpoint>, Option<String>), ApiError> {
+        self.store.endpoints(account_id, after, limit).await.map_err(storage)
+    }
+
+    /// Changes what the request names.
+    pub async fn update(&self, account_id: &str, id: &str, request: UpdateEndpoint) -> Result<Endpoint, ApiError> {
+        let mut endpoint = self.get(account_id, id).await?;
+        if let Some(url) = request.url {
+            endpoint.url = self.url(&url).await?;
+        }
+        if let Some(events) = request.events {
+            endpoint.events = events.map(|e| event_types(&e)).transpose()?;
+        }
+        if let Some(text) = request.description {
+            endpoint.description = description(text)?;
+        }
+        if let Some(status) = request.status {
+            endpoint.status = status;
+            if status == EndpointStatus::Enabled {
+                endpoint.disabled_reason = None;
+            } else if endpoint.disabled_reason.is_none() {
+                endpoint.disabled_reason = Some("Disabled through the API.".into());
+            }
+        }
+        endpoint.updated_at = Utc::now();
+        self.store.update_endpoint(&endpoint).await.map_err(storage)?;
+        Ok(endpoint)
+    }
+
+    /// Deletes an endpoint and its secret; its pending deliveries fail at their next attempt.
+    pub async fn delete(&self, account_id: &str, id: &str) -> Result<Endpoint, ApiError> {
+        let endpoint = self.get(account_id, id).await?;
+        self.store.delete_endpoint(account_id, id).await.map_err(storage)?;
+        if let Err(e) = self.secrets.delete(&secret_name(account_id, id)).await {
+            tracing::error!(error = %e, endpoint = %id, "could not delete the endpoint's signing secret");
+        }
+        Ok(endpoint)
+    }
+
+    /// A new secret; the current one keeps signing beside it for 24 hours. Answers the
+    /// endpoint and the new secret, shown this once.
+    pub async fn rotate(&self, account_id: &str, id: &str) -> Result<(Endpoint, Secret), ApiError> {
+        let mut endpoint = self.get(account_id, id).await?;
+        let name = secret_name(account_id, id);
+        let current = self.secrets.get(&name).await.map_err(storage)?.ok_or_else(ApiError::internal)?;
+        let current: SecretSet = serde_json::from_str(&current).map_err(|e| {
+            tracing::error!(error = %e, endpoint = %id, "unreadable signing secret");
+            ApiError::internal()
+        })?;
+        let now = Utc::now();
+        let until: DateTime<Utc> = now + ROTATION_OVERLAP;
+        let secret = Secret::generate();
+        let set =
+            SecretSet { current: secret.expose(), previous: Some(current.current), previous_expires_at: Some(until) };
+        self.secrets.replace(&name, &serialize(&set)?).await.map_err(storage)?;
+        endpoint.secret_version += 1;
+        endpoint.previous_secret_expires_at = Some(until);
+        endpoint.updated_at = now;
+        self.store.update_endpoint(&endpoint).await.map_err(storage)?;
+        tracing::info!(endpoint = %id, "webhook secret rotated");
+        Ok((endpoint, secret))
+    }
+
+    /// A page of an endpoint's deliveries, newest first.
+    pub async fn deliveries(
+        &self,
+        account_id: &str,
+        endpoint_id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<Delivery>, Option<String>), ApiError> {
+        self.get(account_id, endpoint_id).await?;
+        self.store.deliveries(endpoint_id, after, limit).await.map_err(storage)
+    }
+
+    /// Queues a delivery of the account for a new round of attempts, whatever its status.
+    pub async fn redeliver(&self, account_id: &str, id: &str) -> Result<Delivery, ApiError> {
+        let not_found = || ApiError::not_found("webhook delivery");
+        if !id.starts_with(DELIVERY_PREFIX) {
+            return Err(not_found());
+        }
+        let mut delivery = self
+            .store
+            .delivery(id)
+            .await
+            .map_err(storage)?
+            .filter(|d| d.account_id == account_id)
+            .ok_or_else(not_found)?;
+        let now = Utc::now();
+        self.store.update_delivery(id, DeliveryStatus::Pending, None, Some(now)).await.map_err(storage)?;
+        self.queue.send(&[DeliveryMessage { delivery_id: id.to_owned() }]).await.map_err(storage)?;
+        delivery.status = DeliveryStatus::Pending;
+        delivery.next_attempt_at = Some(now);
+        Ok(delivery)
+    }
+}
+
+/// Event type names as types; the error names the entry that is wrong.
+fn event_types(names: &[String]) -> Result<Vec<EventType>, ApiError> {
+    if names.is_empty() {
+        return Err(ApiError::invalid_field("events", "name at least one event type, or leave it out for all"));
+    }
+    let mut types = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let t = EventType::parse(name).ok_or_else(|| {
+            let known: Vec<_> = EventType::ALL.iter().map(|t| t.as_str()).collect();
+            ApiError::invalid_field(
+                format!("events[{i}]"),
+                format!("unknown event type \"{name}\"; one of {}", known.join(", ")),
+            )
+        })?;
+        if !types.contains(&t) {
+            types.push(t);
+        }
+    }
+    Ok(types)
+}
+
+fn description(text: Option<String>) -> Result<Option<String>, ApiError> {
+    match text {
+        Some(t) if t.chars().count() > MAX_DESCRIPTION => {
+            Err(ApiError::invalid_field("description", format!("at most {MAX_DESCRIPTION} characters")))
+        }
+        other => Ok(other),
+    }
+}
+
+fn serialize(set: &SecretSet) -> Result<String, ApiError> {
+    serde_json::to_string(set).map_err(|_| ApiError::internal())
+}

@@ -1,0 +1,125 @@
+//! Webhook retries against moto (`AWS_ENDPOINT_URL`; scripts/test starts it): a delivery whose
+//! endpoint never accepts is tried on every attempt of the schedule through the real delivery
+//! queue, each failure hiding the message until the next attempt is due; after the last one the
+//! delivery is failed and SQS moves the message to the dead-letter queue. The receiver is a
+//! stand-in at the transport port that always answers 503.
+
+use async_trait::async_trait;
+use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+use millwright::{
+    accounts,
+    adapters::{
+        config::{Backends, Config},
+        provision,
+    },
+    events::{Event, EventType},
+    ports::{PostError, WebhookStore, WebhookTransport},
+    webhooks::{CreateEndpoint, DeliveryMessage, DeliveryStatus, Dispatcher, MAX_ATTEMPTS, Receipt, Undelivered},
+};
+use serde_json::json;
+use std::sync::{
+    Arc,
+    atomic::{AtomicU32, Ordering},
+};
+
+/// A receiver that is always down.
+#[derive(Default)]
+struct Down(AtomicU32);
+
+#[async_trait]
+impl WebhookTransport for Down {
+    async fn post(&self, _: &str, headers: &[(&str, String)], _: &str) -> Result<u16, PostError> {
+        assert!(headers.iter().any(|(n, v)| *n == "webhook-signature" && v.starts_with("v1,")));
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Ok(503)
+    }
+}
+
+#[tokio::test]
+async fn a_delivery_is_tried_on_every_attempt_of_the_schedule_then_failed_and_dead_lettered() {
+    assert!(std::env::var("AWS_ENDPOINT_URL").is_ok(), "these tests run against moto: set AWS_ENDPOINT_URL");
+    let name = format!("it-{}", ulid::Ulid::new().to_string().to_lowercase());
+    let aws = aws_config::load_from_env().await;
+    let template = provision::parse(include_str!("../../infra/template.yaml")).unwrap();
+    let mut env = provision::provision(&aws, &template, &name).await.unwrap().env;
+    env.insert("WEBHOOKS_ALLOW_LOCAL".into(), "true".into());
+    let config = Config::from_lookup(|k| env.get(k).cloned()).unwrap();
+    let queue = config.webhooks.delivery_queue_url.clone();
+    let backends = Backends::new(config).await;
+    let (account, _) = accounts::open(backends.store.as_ref(), 1, None).await.unwrap();
+    let request = CreateEndpoint { url: "http://127.0.0.1:9/hook".into(), events: None, description: None };
+    let (endpoint, _) = backends.webhooks().create(&account.id, request).await.unwrap();
+    let event = Event::new(&account.id, "conn_1", EventType::SyncFailed, json!({}));
+    assert_eq!(backends.fanout().handle(&event).await.unwrap(), 1);
+
+    let down = Arc::new(Down::default());
+    let dispatcher =
+        Dispatcher::new(backends.webhooks.clone(), backends.secrets.clone(), down.clone(), backends.deliveries.clone());
+    let sqs = aws_sdk_sqs::Client::new(&aws);
+    let receive = || async {
+        let out = sqs
+            .receive_message()
+            .queue_url(&queue)
+            .max_number_of_messages(10)
+            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .send()
+            .await
+            .unwrap();
+        out.messages.unwrap_or_default()
+    };
+    for attempt in 1..=MAX_ATTEMPTS {
+        let messages = receive().await;
+        assert_eq!(messages.len(), 1, "attempt {attempt}");
+        let m = &messages[0];
+        let count =
+            m.attributes.as_ref().unwrap()[&MessageSystemAttributeName::ApproximateReceiveCount].parse().unwrap();
+        assert_eq!(count, attempt);
+        let receipt = Receipt { handle: m.receipt_handle.clone().unwrap(), receive_count: count };
+        let message: DeliveryMessage = serde_json::from_str(m.body.as_deref().unwrap()).unwrap();
+        let outcome = dispatcher.handle(&message, &receipt).await;
+        let delivery = backends.webhooks.delivery(&message.delivery_id).await.unwrap().unwrap();
+        assert_eq!(delivery.attempts.len(), attempt as usize);
+        assert_eq!(delivery.attempts.last().unwrap().status_code, Some(503));
+        if attempt == 1 {
+            assert_eq!(
+                backends.fanout().handle(&event).await.unwrap(),
+                0,
+                "a retried fan-out makes no second delivery"
+            );
+        }
+        if attempt < MAX_ATTEMPTS {
+            assert!(matches!(outcome, Err(Undelivered::Retrying { .. })), "{outcome:?}");
+            assert_eq!(delivery.status, DeliveryStatus::Pending);
+            assert!(delivery.next_attempt_at.is_some());
+            if attempt > 1 {
+                // The first wait is 5 s, too short to observe reliably; the later ones are minutes.
+                assert!(receive().await.is_empty(), "the message waits for the next attempt");
+            }
+            // The wait elapses.
+            sqs.change_message_visibility()
+                .queue_url(&queue)
+                .receipt_handle(receipt.handle)
+                .visibility_timeout(0)
+                .send()
+                .await
+                .unwrap();
+        } else {
+            assert!(matches!(outcome, Err(Undelivered::Exhausted(n)) if n == MAX_ATTEMPTS), "{outcome:?}");
+            assert_eq!(delivery.status, DeliveryStatus::Failed);
+            assert_eq!(delivery.next_attempt_at, None);
+        }
+    }
+    assert_eq!(down.0.load(Ordering::SeqCst), MAX_ATTEMPTS);
+    assert!(receive().await.is_empty(), "the message left the delivery queue");
+    let dlq = sqs.get_queue_url().queue_name(format!("{name}-DeliveryDeadLetterQueue")).send().await.unwrap();
+    let attributes = sqs
+        .get_queue_attributes()
+        .queue_url(dlq.queue_url.unwrap())
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(attributes.attributes.unwrap()[&QueueAttributeName::ApproximateNumberOfMessages], "1");
+    let log = backends.webhooks.deliveries(&endpoint.id, None, 10).await.unwrap().0;
+    assert_eq!(log.len(), 1);
+}

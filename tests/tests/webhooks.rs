@@ -1,0 +1,314 @@
+//! Black-box tests of webhooks on the running local stack: events travel from the change that
+//! makes them (connect, sync, disconnect) through the events stream, the fan-out and the delivery
+//! queue to receivers played by tests/receiver.py, which verifies every delivery with the official
+//! Python `standardwebhooks` library; each delivery is verified here again with the official Rust
+//! crate `standardwebhooks`.
+
+use millwright_blackbox::{Api, account, env};
+use reqwest::{Method, StatusCode, header::HeaderMap};
+use serde_json::{Value, json};
+use std::{
+    collections::BTreeSet,
+    time::{Duration, Instant},
+};
+
+/// The test receiver (tests/receiver.py) started by scripts/test.
+struct Receiver {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Receiver {
+    fn new() -> Self {
+        Self { base: env("MILLWRIGHT_RECEIVER_URL"), http: reqwest::Client::new() }
+    }
+
+    /// A fresh hook name with the given behaviour (ok, flaky, slow, gone) and its URL.
+    fn hook(&self, behaviour: &str) -> (String, String) {
+        let name = format!("{behaviour}-{}", ulid::Ulid::new().to_string().to_lowercase());
+        let url = format!("{}/hooks/{name}", self.base);
+        (name, url)
+    }
+
+    /// Tells the receiver which secrets to verify a hook's deliveries with, by label.
+    async fn secrets(&self, name: &str, secrets: Value) {
+        let r = self.http.put(format!("{}/secrets/{name}", self.base)).json(&secrets).send().await.unwrap();
+        assert!(r.status().is_success());
+    }
+
+    /// Everything the hook received, in arrival order.
+    async fn log(&self, name: &str) -> Vec<Value> {
+        let r = self.http.get(format!("{}/log/{name}", self.base)).send().await.unwrap();
+        r.json::<Vec<Value>>().await.unwrap()
+    }
+
+    /// Waits until `done` holds for the hook's log; answers the log.
+    async fn wait(&self, name: &str, what: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        let start = Instant::now();
+        loop {
+            let log = self.log(name).await;
+            if done(&log) {
+                return log;
+            }
+            assert!(start.elapsed() < Duration::from_secs(150), "{name}: {what} not seen in 150 s; got {log:#?}");
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+}
+
+/// The distinct event ids a hook answered 2xx to.
+fn accepted(log: &[Value]) -> BTreeSet<String> {
+    log.iter()
+        .filter(|r| r["status"].as_u64().is_some_and(|s| (200..300).contains(&s)))
+        .map(|r| r["webhookId"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Verifies a received request with the official Rust crate and a secret.
+fn rust_verifies(record: &Value, secret: &str) -> bool {
+    let mut headers = HeaderMap::new();
+    for (name, value) in record["headers"].as_object().unwrap() {
+        headers.insert(
+            reqwest::header::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            value.as_str().unwrap().parse().unwrap(),
+        );
+    }
+    standardwebhooks::Webhook::new(secret)
+        .unwrap()
+        .verify(record["body"].as_str().unwrap().as_bytes(), &headers)
+        .is_ok()
+}
+
+/// Creates an endpoint; answers its id and secret.
+async fn endpoint(api: &Api, key: &str, url: &str, events: Option<&[&str]>) -> (String, String) {
+    let mut body = json!({"url": url, "description": "test receiver"});
+    if let Some(events) = events {
+        body["events"] = json!(events);
+    }
+    let a = api.post("/v1/webhook-endpoints", key, body).await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+    let secret = a.body["secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("whsec_"));
+    assert_eq!(a.body["webhookEndpoint"]["status"], "enabled");
+    assert!(a.body["webhookEndpoint"].get("secret").is_none());
+    (a.body["webhookEndpoint"]["id"].as_str().unwrap().to_owned(), secret)
+}
+
+/// An endpoint's delivery log (first page).
+async fn deliveries(api: &Api, key: &str, endpoint: &str) -> Vec<Value> {
+    let a = api.get(&format!("/v1/webhook-endpoints/{endpoint}/deliveries?limit=100"), key).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    a.body["data"].as_array().unwrap().clone()
+}
+
+/// Waits until every delivery of the endpoint satisfies `done` and there are `count` of them.
+async fn settled(api: &Api, key: &str, endpoint: &str, count: usize, done: impl Fn(&Value) -> bool) -> Vec<Value> {
+    let start = Instant::now();
+    loop {
+        let log = deliveries(api, key, endpoint).await;
+        if log.len() == count && log.iter().all(&done) {
+            return log;
+        }
+        assert!(start.elapsed() < Duration::from_secs(150), "deliveries of {endpoint} not settled: {log:#?}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test]
+async fn connect_sync_and_disconnect_reach_a_receiver_and_both_official_verifiers_accept_them() {
+    let (api, receiver, key) = (Api::new(), Receiver::new(), account(10));
+    let (name, url) = receiver.hook("ok");
+    let (hook, secret) = endpoint(&api, &key, &url, None).await;
+    receiver.secrets(&name, json!({"current": secret})).await;
+
+    let (connection, token) = api.connect_sandbox(&key, "hooks").await;
+    let a = api.post("/v1/syncs", &token, json!({"entities": ["vendors"], "mode": "full"})).await;
+    assert_eq!(a.status, StatusCode::ACCEPTED, "{}", a.body);
+    let sync_id = a.body["syncs"][0]["id"].as_str().unwrap().to_owned();
+    receiver.wait(&name, "connected + sync.completed", |log| accepted(log).len() >= 2).await;
+    let a = api.post(&format!("/v1/connections/{connection}/disconnect"), &key, json!({})).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let log = receiver.wait(&name, "three events", |log| accepted(log).len() >= 3).await;
+
+    let mut kinds = Vec::new();
+    for record in &log {
+        assert_eq!(record["verified"]["current"], true, "the Python library refused {record:#}");
+        assert!(rust_verifies(record, &secret), "the Rust crate refused {record:#}");
+        assert!(!rust_verifies(record, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"));
+        let body: Value = serde_json::from_str(record["body"].as_str().unwrap()).unwrap();
+        assert_eq!(body["id"], record["webhookId"]);
+        assert!(body["id"].as_str().unwrap().starts_with("evt_"));
+        assert_eq!(body["connectionId"], connection.as_str());
+        assert!(body["createdAt"].is_string());
+        kinds.push((body["type"].as_str().unwrap().to_owned(), body["data"].clone()));
+    }
+    let (first, second, third) = (&kinds[0], &kinds[1], &kinds[2]);
+    assert_eq!(
+        (first.0.as_str(), &first.1["status"], &first.1["previousStatus"]),
+        ("connection.status_changed", &json!("active"), &Value::Null)
+    );
+    assert_eq!(second.0, "sync.completed");
+    assert_eq!(second.1["id"], sync_id.as_str());
+    assert_eq!(second.1["status"], "succeeded");
+    let run = api.get(&format!("/v1/syncs/{sync_id}"), &key).await;
+    assert_eq!(second.1["counts"], run.body["sync"]["counts"], "{}", run.body);
+    assert_eq!(
+        (third.0.as_str(), &third.1["status"], &third.1["previousStatus"]),
+        ("connection.status_changed", &json!("disconnected"), &json!("active"))
+    );
+
+    // The log: one succeeded attempt per delivery, newest first.
+    let log = settled(&api, &key, &hook, 3, |d| d["status"] == "succeeded").await;
+    for d in &log {
+        let attempts = d["attempts"].as_array().unwrap();
+        assert_eq!(attempts.len(), 1, "{d:#}");
+        assert_eq!(attempts[0]["statusCode"], 200);
+        assert!(attempts[0]["latencyMs"].is_u64() && attempts[0]["error"].is_null());
+        assert!(d["id"].as_str().unwrap().starts_with("whd_"));
+    }
+    assert_eq!(log[0]["eventType"], "connection.status_changed");
+    assert_eq!(log[0]["payload"]["data"]["status"], "disconnected");
+
+    // A redelivery sends the same event (same webhook-id) again and logs a second attempt.
+    let oldest = log[2]["id"].as_str().unwrap();
+    let a = api.post(&format!("/v1/webhook-deliveries/{oldest}/redeliver"), &key, json!({})).await;
+    assert_eq!(a.status, StatusCode::ACCEPTED, "{}", a.body);
+    let first_id = log[2]["eventId"].as_str().unwrap().to_owned();
+    receiver
+        .wait(&name, "the redelivery", |log| log.iter().filter(|r| r["webhookId"] == first_id.as_str()).count() == 2)
+        .await;
+    settled(&api, &key, &hook, 3, |d| {
+        d["status"] == "succeeded" && (d["id"] != oldest || d["attempts"].as_array().unwrap().len() == 2)
+    })
+    .await;
+
+    // Another account sees none of it.
+    let stranger = account(1);
+    api.get(&format!("/v1/webhook-endpoints/{hook}"), &stranger).await.error(404, "NOT_FOUND");
+    api.get(&format!("/v1/webhook-endpoints/{hook}/deliveries"), &stranger).await.error(404, "NOT_FOUND");
+    api.post(&format!("/v1/webhook-deliveries/{oldest}/redeliver"), &stranger, json!({})).await.error(404, "NOT_FOUND");
+    let listed = api.get("/v1/webhook-endpoints", &stranger).await;
+    assert_eq!(listed.body["data"], json!([]));
+    // Connection tokens manage no webhooks; the disconnected one works nowhere.
+    let (_, live) = api.connect_sandbox(&stranger, "stranger").await;
+    api.get("/v1/webhook-endpoints", &live).await.error(403, "PERMISSION_DENIED");
+    api.get("/v1/webhook-endpoints", &token).await.error(401, "AUTHENTICATION_FAILED");
+}
+
+#[tokio::test]
+async fn during_a_rotation_the_old_and_the_new_secret_both_verify() {
+    let (api, receiver, key) = (Api::new(), Receiver::new(), account(10));
+    let (name, url) = receiver.hook("ok");
+    let (hook, old) = endpoint(&api, &key, &url, Some(&["connection.status_changed"])).await;
+    let a = api.post(&format!("/v1/webhook-endpoints/{hook}/rotate-secret"), &key, json!({})).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let new = a.body["secret"].as_str().unwrap().to_owned();
+    assert_ne!(new, old);
+    let until =
+        chrono::DateTime::parse_from_rfc3339(a.body["webhookEndpoint"]["previousSecretExpiresAt"].as_str().unwrap())
+            .unwrap();
+    let hours = (until.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_minutes() as f64 / 60.0;
+    assert!((23.9..=24.0).contains(&hours), "{hours}");
+    receiver.secrets(&name, json!({"old": old, "new": new})).await;
+
+    api.connect_sandbox(&key, "rotation").await;
+    let log = receiver.wait(&name, "the connect event", |log| !accepted(log).is_empty()).await;
+    let record = &log[0];
+    assert_eq!(record["webhookSignature"].as_str().unwrap().split(' ').count(), 2);
+    assert_eq!(record["verified"], json!({"old": true, "new": true}), "Python verifiers");
+    assert!(rust_verifies(record, &old) && rust_verifies(record, &new), "Rust verifiers");
+}
+
+#[tokio::test]
+async fn flaky_and_slow_receivers_get_every_event_and_410_disables_an_endpoint() {
+    let (api, receiver, key) = (Api::new(), Receiver::new(), account(10));
+    let only = Some(&["connection.status_changed"][..]);
+    let (flaky_name, flaky_url) = receiver.hook("flaky");
+    let (flaky, flaky_secret) = endpoint(&api, &key, &flaky_url, only).await;
+    let (slow_name, slow_url) = receiver.hook("slow");
+    let (slow, slow_secret) = endpoint(&api, &key, &slow_url, only).await;
+    let (gone_name, gone_url) = receiver.hook("gone");
+    let (gone, _) = endpoint(&api, &key, &gone_url, only).await;
+    receiver.secrets(&flaky_name, json!({"s": flaky_secret})).await;
+    receiver.secrets(&slow_name, json!({"s": slow_secret})).await;
+
+    let (connection, _) = api.connect_sandbox(&key, "flaky").await;
+    receiver.wait(&gone_name, "the 410", |log| !log.is_empty()).await;
+    api.post(&format!("/v1/connections/{connection}/disconnect"), &key, json!({})).await;
+
+    for name in [&flaky_name, &slow_name] {
+        let log = receiver.wait(name, "both events accepted", |log| accepted(log).len() == 2).await;
+        assert!(log.iter().all(|r| r["verified"]["s"] == true), "{log:#?}");
+    }
+    // Every attempt is in the log: a 500 then a 200 for the flaky one, a timeout then a 200 for the slow one.
+    for d in settled(&api, &key, &flaky, 2, |d| d["status"] == "succeeded").await {
+        let codes: Vec<&Value> = d["attempts"].as_array().unwrap().iter().map(|a| &a["statusCode"]).collect();
+        assert_eq!(codes, [&json!(500), &json!(200)], "{d:#}");
+        assert_eq!(d["attempts"][0]["error"], "the endpoint answered 500");
+    }
+    for d in settled(&api, &key, &slow, 2, |d| d["status"] == "succeeded").await {
+        let attempts = d["attempts"].as_array().unwrap();
+        assert_eq!(attempts.len(), 2, "{d:#}");
+        assert_eq!((&attempts[0]["statusCode"], &attempts[0]["error"]), (&Value::Null, &json!("timed out")));
+        assert!(attempts[0]["latencyMs"].as_u64().unwrap() >= 10_000);
+        assert_eq!(attempts[1]["statusCode"], 200);
+    }
+
+    // 410 Gone: the endpoint is disabled; nothing was delivered to it and nothing more is tried.
+    let a = api.get(&format!("/v1/webhook-endpoints/{gone}"), &key).await;
+    assert_eq!(a.body["webhookEndpoint"]["status"], "disabled", "{}", a.body);
+    assert!(a.body["webhookEndpoint"]["disabledReason"].as_str().unwrap().contains("410"));
+    let log = deliveries(&api, &key, &gone).await;
+    assert!(!log.is_empty() && log.iter().all(|d| d["status"] == "failed"), "{log:#?}");
+    assert_eq!(
+        log.iter().map(|d| d["attempts"].as_array().unwrap().len()).sum::<usize>(),
+        receiver.log(&gone_name).await.len()
+    );
+
+    // Turning it back on is the user's call.
+    let a = api
+        .call(Method::PATCH, &format!("/v1/webhook-endpoints/{gone}"), Some(&key), Some(r#"{"status":"enabled"}"#))
+        .await;
+    assert_eq!((a.status, &a.body["webhookEndpoint"]["disabledReason"]), (StatusCode::OK, &Value::Null), "{}", a.body);
+}
+
+#[tokio::test]
+async fn internal_and_plain_http_urls_are_refused_and_endpoints_are_managed() {
+    let (api, receiver, key) = (Api::new(), Receiver::new(), account(1));
+    for url in [
+        "https://10.0.0.1/hook",
+        "https://169.254.169.254/latest/meta-data/",
+        "https://localhost/hook",
+        "http://example.com/hook",
+        "https://[::1]/hook",
+        "ftp://example.com/hook",
+        "not a url",
+    ] {
+        let a = api.post("/v1/webhook-endpoints", &key, json!({"url": url})).await;
+        a.error(400, "INVALID_REQUEST");
+        assert_eq!(a.body["error"]["details"][0]["field"], "url", "{url}: {}", a.body);
+    }
+    let a = api
+        .post("/v1/webhook-endpoints", &key, json!({"url": receiver.hook("ok").1, "events": ["sync.started"]}))
+        .await;
+    a.error(400, "INVALID_REQUEST");
+    assert_eq!(a.body["error"]["details"][0]["field"], "events[0]");
+
+    // Create, list, update, delete.
+    let (hook, _) = endpoint(&api, &key, &receiver.hook("ok").1, Some(&["sync.failed"])).await;
+    let listed = api.get("/v1/webhook-endpoints", &key).await;
+    assert_eq!(listed.body["data"][0]["id"], hook.as_str());
+    assert_eq!(listed.body["data"][0]["events"], json!(["sync.failed"]));
+    let path = format!("/v1/webhook-endpoints/{hook}");
+    let a = api.call(Method::PATCH, &path, Some(&key), Some(r#"{"url":"https://10.1.2.3/x"}"#)).await;
+    a.error(400, "INVALID_REQUEST");
+    let a = api.call(Method::PATCH, &path, Some(&key), Some(r#"{"events":null,"description":"all of it"}"#)).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert_eq!(a.body["webhookEndpoint"]["allEvents"], true);
+    assert_eq!(a.body["webhookEndpoint"]["events"].as_array().unwrap().len(), 4);
+    assert_eq!(a.body["webhookEndpoint"]["description"], "all of it");
+    let a = api.call(Method::DELETE, &path, Some(&key), None).await;
+    assert_eq!((a.status, &a.body["deleted"]), (StatusCode::OK, &json!(true)), "{}", a.body);
+    api.get(&path, &key).await.error(404, "NOT_FOUND");
+    api.call(Method::DELETE, &path, Some(&key), None).await.error(404, "NOT_FOUND");
+}
