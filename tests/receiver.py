@@ -6,10 +6,16 @@ Each POST /hooks/{name} plays a receiver whose behaviour is the name's prefix:
   slow-…    sleeps 15 s on the first request of each webhook-id (the sender times out at 10 s),
             then answers later ones at once;
   sleepy-…  sleeps 10 s on every request, then answers 200;
-  gone-…    answers 410 Gone.
+  gone-…    answers 410 Gone;
+  any other name answers 404.
 Every request is recorded at arrival and verified with the official Standard Webhooks library
 (PyPI `standardwebhooks`) against each secret given by PUT /secrets/{name} ({"label": "whsec_…"}).
-GET /log/{name} answers the records in arrival order; GET /health answers 200.
+GET /log/{name} answers the records in arrival order (a record's status is null until it is
+answered); GET /health answers 200.
+
+    python3 tests/receiver.py --port PORT   (127.0.0.1; 0 picks a free port)
+
+prints `RECEIVER READY port=<n>` once it listens.
 """
 
 import argparse
@@ -31,8 +37,10 @@ seen = {}  # (name, webhook-id) -> requests so far
 
 def verify(name, body, headers):
     """Each label's verdict on a delivery."""
+    with lock:
+        labelled = dict(secrets.get(name, {}))
     verdicts = {}
-    for label, secret in secrets.get(name, {}).items():
+    for label, secret in labelled.items():
         try:
             Webhook(secret).verify(body, headers)
             verdicts[label] = True
@@ -58,20 +66,27 @@ def behaviour(name, nth):
 
 
 class Handler(BaseHTTPRequestHandler):
+    """The receiver's routes; keep-alive, as webhook senders pool their connections."""
+
     protocol_version = "HTTP/1.1"
 
     def log_message(self, *args):
         """Quiet."""
 
     def answer(self, status, body=None):
-        data = b"" if body is None else json.dumps(body).encode()
+        """Sends a response with a JSON body, or with none (204)."""
         self.send_response(status)
+        if status == 204:
+            self.end_headers()
+            return
+        data = json.dumps(body).encode()
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
 
     def do_GET(self):
+        """GET /health, GET /log/{name}."""
         if self.path == "/health":
             return self.answer(200, {"ok": True})
         match = NAME.match(self.path)
@@ -82,15 +97,23 @@ class Handler(BaseHTTPRequestHandler):
         self.answer(200, records)
 
     def do_PUT(self):
+        """PUT /secrets/{name}: {"label": "whsec_…", …}, the secrets to verify with."""
         match = NAME.match(self.path)
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         if not match or match.group(1) != "secrets":
             return self.answer(404, {"error": "not found"})
+        try:
+            labelled = json.loads(body)
+        except ValueError:
+            labelled = None
+        if not isinstance(labelled, dict) or not all(isinstance(v, str) for v in labelled.values()):
+            return self.answer(400, {"error": "expected a JSON object of label: secret"})
         with lock:
-            secrets[match.group(2)] = json.loads(body)
+            secrets[match.group(2)] = labelled
         self.answer(204)
 
     def do_POST(self):
+        """POST /hooks/{name}: a delivery, recorded, verified and answered as the name says."""
         match = NAME.match(self.path)
         raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         if not match or match.group(1) != "hooks":
@@ -122,6 +145,7 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main():
+    """Serves until killed."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()

@@ -144,7 +144,7 @@ def failed_ids(result, message_ids):
     ids = set()
     for failure in failures:
         item = failure.get("itemIdentifier") if isinstance(failure, dict) else None
-        if not item or item not in message_ids:
+        if not isinstance(item, str) or item not in message_ids:
             return None
         ids.add(item)
     return ids
@@ -245,7 +245,7 @@ def first_failed(result, records):
     failed = []
     for failure in result.get("batchItemFailures") or []:
         item = failure.get("itemIdentifier") if isinstance(failure, dict) else None
-        if item not in positions:
+        if not isinstance(item, str) or item not in positions:
             return None
         failed.append(positions[item])
     return min(failed, default=len(records))
@@ -290,10 +290,11 @@ def run_stream(streams, stream_arn, function, args):
                 if iterator is None:
                     continue
                 page = streams.get_records(ShardIterator=iterator, Limit=args.batch_size)
-                iterators[shard_id] = page.get("NextShardIterator")
                 if page.get("Records"):
                     idle = False
                     deliver_stream_batch(function, page["Records"], stream_arn, args)
+                # Moved on only once the batch is handled: after an error the page is read again.
+                iterators[shard_id] = page.get("NextShardIterator")
             if idle:
                 stopping.wait(STREAM_POLL_SECONDS)
         except Exception as error:  # noqa: BLE001 - moto or the emulator may still be starting
@@ -429,7 +430,7 @@ def main():
         "--source", type=parse_source, action="append", default=[], help="QUEUE_URL=FUNCTION or STREAM_ARN=FUNCTION"
     )
     parser.add_argument("--schedule-group", required=True, help="the schedule group to fire")
-    parser.add_argument("--batch-size", type=int, default=5, help="messages per invocation (1-10)")
+    parser.add_argument("--batch-size", type=int, default=5, help="messages or stream records per invocation (1-10)")
     parser.add_argument("--poll-seconds", type=int, default=1, help="long-poll wait of each receive (0-20)")
     args = parser.parse_args()
     args.invoke_url = args.invoke_url.rstrip("/")
