@@ -311,4 +311,12 @@ async fn internal_and_plain_http_urls_are_refused_and_endpoints_are_managed() {
     assert_eq!((a.status, &a.body["deleted"]), (StatusCode::OK, &json!(true)), "{}", a.body);
     api.get(&path, &key).await.error(404, "NOT_FOUND");
     api.call(Method::DELETE, &path, Some(&key), None).await.error(404, "NOT_FOUND");
+
+    // Every event goes to every endpoint, so an account has at most 16.
+    for _ in 0..16 {
+        endpoint(&api, &key, &receiver.hook("ok").1, None).await;
+    }
+    let a = api.post("/v1/webhook-endpoints", &key, json!({"url": receiver.hook("ok").1})).await;
+    a.error(400, "INVALID_REQUEST");
+    assert!(a.body["error"]["message"].as_str().unwrap().contains("at most 16"), "{}", a.body);
 }

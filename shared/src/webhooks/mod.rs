@@ -24,7 +24,7 @@ use serde::{Deserialize, Deserializer};
 use std::sync::Arc;
 
 use crate::{
-    error::ApiError,
+    error::{ApiError, ErrorCode},
     events::EventType,
     ports::{DeliveryQueue, SecretStore, WebhookStore},
 };
@@ -35,6 +35,8 @@ const ROTATION_OVERLAP: chrono::Duration = chrono::Duration::hours(24);
 const MAX_DESCRIPTION: usize = 500;
 /// The longest URL accepted.
 const MAX_URL: usize = 2048;
+/// Endpoints per account: every event is fanned out to each, so their number is bounded.
+pub const MAX_ENDPOINTS: usize = 16;
 
 /// Body of `POST /v1/webhook-endpoints`.
 #[derive(Debug, Deserialize)]
@@ -113,6 +115,13 @@ impl WebhookService {
     pub async fn create(&self, account_id: &str, request: CreateEndpoint) -> Result<(Endpoint, Secret), ApiError> {
         let url = self.url(&request.url).await?;
         let events = request.events.map(|e| event_types(&e)).transpose()?;
+        let (existing, _) = self.store.endpoints(account_id, None, MAX_ENDPOINTS).await.map_err(storage)?;
+        if existing.len() >= MAX_ENDPOINTS {
+            return Err(ApiError::new(
+                ErrorCode::InvalidRequest,
+                format!("An account has at most {MAX_ENDPOINTS} webhook endpoints; delete one first."),
+            ));
+        }
         let now = Utc::now();
         let endpoint = Endpoint {
             id: format!("{ENDPOINT_PREFIX}{}", ulid::Ulid::new().to_string().to_lowercase()),
