@@ -45,7 +45,8 @@ pub enum Refused {
 }
 
 impl AddressPolicy {
-    /// Checks the URL's form: scheme, no credentials, a host. Returns it parsed.
+    /// Checks what the URL itself says — scheme, no credentials, a host, and the address when
+    /// the host is one — without resolving anything. Returns it parsed.
     pub fn check_url(&self, text: &str) -> Result<Url, Refused> {
         let url = Url::parse(text).map_err(|_| Refused::Malformed)?;
         let local = self.allow_local && url.host_str() == Some(&LOCAL_HOST.to_string());
@@ -57,31 +58,24 @@ impl AddressPolicy {
         if !url.username().is_empty() || url.password().is_some() {
             return Err(Refused::Credentials);
         }
-        if url.host_str().is_none_or(str::is_empty) {
-            return Err(Refused::Malformed);
+        let literal = match url.host() {
+            Some(url::Host::Domain(name)) if !name.is_empty() => None,
+            Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
+            Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
+            _ => return Err(Refused::Malformed),
+        };
+        match literal {
+            Some(ip) if !self.allows(ip) => Err(Refused::Internal(ip)),
+            _ => Ok(url),
         }
-        Ok(url)
     }
 
     /// Whether a delivery may connect to this address.
-    pub fn allows(&self, ip: IpAddr) -> bool {
+    fn allows(&self, ip: IpAddr) -> bool {
         is_public(ip) || (self.allow_local && ip == IpAddr::V4(LOCAL_HOST))
     }
 
-    /// The addresses of the URL's host, every one of them allowed; a host that is an address
-    /// literal is checked as it is, a name is resolved.
-    pub async fn resolve(&self, url: &Url) -> Result<Vec<SocketAddr>, Refused> {
-        let port = url.port_or_known_default().unwrap_or(443);
-        let addresses: Vec<SocketAddr> = match url.host() {
-            Some(url::Host::Ipv4(ip)) => vec![SocketAddr::new(IpAddr::V4(ip), port)],
-            Some(url::Host::Ipv6(ip)) => vec![SocketAddr::new(IpAddr::V6(ip), port)],
-            Some(url::Host::Domain(name)) => self.lookup(name, port).await?,
-            None => return Err(Refused::Malformed),
-        };
-        Ok(addresses)
-    }
-
-    /// Resolves a host name; fails unless every address is allowed (names never get the local-dev
+    /// Resolves a host name; fails unless every address is public (names never get the local-dev
     /// exception: `localhost` is refused even then).
     pub async fn lookup(&self, name: &str, port: u16) -> Result<Vec<SocketAddr>, Refused> {
         let unresolvable = || Refused::Unresolvable(name.to_owned());
@@ -99,20 +93,19 @@ impl AddressPolicy {
         }
     }
 
-    /// The full configuration-time check: form, then every address.
+    /// The full configuration-time check: what the URL says, then every address its host name
+    /// resolves to.
     pub async fn check(&self, text: &str) -> Result<Url, Refused> {
         let url = self.check_url(text)?;
-        for address in self.resolve(&url).await? {
-            if !self.allows(address.ip()) {
-                return Err(Refused::Internal(address.ip()));
-            }
+        if let Some(url::Host::Domain(name)) = url.host() {
+            self.lookup(name, 0).await?;
         }
         Ok(url)
     }
 }
 
 /// Whether an address is on the public internet.
-pub fn is_public(ip: IpAddr) -> bool {
+fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_public_v4(v4),
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {

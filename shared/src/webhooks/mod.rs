@@ -9,15 +9,15 @@ mod model;
 mod retry;
 mod signature;
 
-pub use address::{AddressPolicy, Refused, is_public};
+pub use address::{AddressPolicy, Refused};
 pub use dispatch::{Dispatcher, Receipt, Undelivered};
 pub use fanout::Fanout;
 pub use model::{
     Attempt, DELIVERY_PREFIX, Delivery, DeliveryMessage, DeliveryStatus, ENDPOINT_PREFIX, Endpoint, EndpointStatus,
     SecretSet, secret_name,
 };
-pub use retry::{MAX_ATTEMPTS, wait_after};
-pub use signature::{Secret, TOLERANCE_SECONDS, Verifier, VerifyError, signature_header};
+pub use retry::MAX_ATTEMPTS;
+pub use signature::{Secret, TOLERANCE_SECONDS, Verifier, VerifyError};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer};
