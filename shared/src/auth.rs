@@ -4,6 +4,7 @@ use crate::{
     error::{ApiError, ErrorCode},
     model::Principal,
     ports::TokenStore,
+    records::Target,
     token,
 };
 
@@ -46,9 +47,9 @@ pub fn require_account(principal: &Principal) -> Result<&str, ApiError> {
 }
 
 /// The connection behind a connection token; data calls are scoped to one connection.
-pub fn require_connection(principal: &Principal) -> Result<(&str, &str), ApiError> {
+pub fn require_connection(principal: &Principal) -> Result<Target<'_>, ApiError> {
     match principal {
-        Principal::Connection { connection_id, system, .. } => Ok((connection_id, system)),
+        Principal::Connection { account_id, connection_id, system } => Ok(Target { account_id, connection_id, system }),
         Principal::Account { .. } => Err(ApiError::new(
             ErrorCode::PermissionDenied,
             "Data calls need a connection token (mw_conn_… or mw_test_…), not the account key.",

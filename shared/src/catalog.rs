@@ -142,6 +142,12 @@ pub fn systems() -> Vec<System> {
     let base_url = field("baseUrl", true, false, "Root URL of the system's API");
     let username = field("username", true, false, "User the integration signs in as");
     let password = field("password", true, true, "That user's password");
+    // SAP needs these on every new purchase order; a create's customFields may name others.
+    let sap_po_defaults = [
+        field("companyCode", false, false, "Company code of new purchase orders (CompanyCode)"),
+        field("purchasingOrganization", false, false, "Purchasing organisation of new purchase orders"),
+        field("purchasingGroup", false, false, "Purchasing group of new purchase orders"),
+    ];
     vec![
         system(
             SANDBOX,
@@ -169,7 +175,10 @@ pub fn systems() -> Vec<System> {
                 field("clientId", false, false, "OAuth 2.0 client id (client credentials)"),
                 field("clientSecret", false, true, "OAuth 2.0 client secret (client credentials)"),
                 field("tokenUrl", false, false, "OAuth 2.0 token endpoint (client credentials)"),
-            ],
+            ]
+            .into_iter()
+            .chain(sap_po_defaults.clone())
+            .collect(),
         ),
         system(
             "sap_ecc",
@@ -182,7 +191,10 @@ pub fn systems() -> Vec<System> {
                 field("sapClient", true, false, "SAP client number (sap-client)"),
                 username.clone(),
                 password.clone(),
-            ],
+            ]
+            .into_iter()
+            .chain(sap_po_defaults)
+            .collect(),
         ),
         system(
             "ibm_maximo",

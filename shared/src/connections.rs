@@ -83,6 +83,20 @@ pub fn secret_name(account_id: &str, connection_id: &str) -> String {
     format!("connections/{account_id}/{connection_id}/credentials")
 }
 
+/// A connection's credentials as stored at connect; none once it is disconnected.
+pub async fn credentials(
+    secrets: &dyn SecretStore,
+    account_id: &str,
+    connection_id: &str,
+) -> Result<Option<Credentials>, StoreError> {
+    let Some(text) = secrets.get(&secret_name(account_id, connection_id)).await? else {
+        return Ok(None);
+    };
+    let map = serde_json::from_str(&text)
+        .map_err(|_| StoreError::Backend("stored credentials are not a JSON object".into()))?;
+    Ok(Some(Credentials(map)))
+}
+
 /// The connection operations, over whichever store, secret store and connectors it is given.
 #[derive(Clone)]
 pub struct ConnectionService {

@@ -10,12 +10,24 @@ use std::sync::Arc;
 use crate::{
     capabilities::{Capabilities, Operation},
     catalog,
-    connectors::{Connector, ConnectorError, Connectors, ListQuery, Page},
+    connections::credentials,
+    connectors::{Connector, ConnectorError, Connectors, Credentials, ListQuery, Page},
     entities::{Entity, Record},
     error::{ApiError, ErrorCode},
-    ports::{Claim, IdempotencyStore, RecordStore, StoreError, StoredResponse},
-    sync::partition,
+    ports::{Claim, IdempotencyStore, RecordStore, SecretStore, StoreError, StoredResponse},
+    sync::{StoredRecord, partition},
 };
+
+/// The connection a data call acts for, as its token says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Target<'a> {
+    /// The owning account.
+    pub account_id: &'a str,
+    /// The connection.
+    pub connection_id: &'a str,
+    /// Its system.
+    pub system: &'a str,
+}
 
 /// A write to a record.
 #[derive(Debug, Clone, PartialEq)]
@@ -68,6 +80,10 @@ pub fn connector_error(system: &str, e: ConnectorError) -> ApiError {
             ApiError::new(ErrorCode::UpstreamError, format!("{name} failed.")).with_detail(reason)
         }
         ConnectorError::Timeout => ApiError::new(ErrorCode::UpstreamTimeout, format!("{name} did not answer in time.")),
+        ConnectorError::Unavailable { reason, .. } => {
+            ApiError::new(ErrorCode::SystemUnavailable, format!("{name} is unavailable for now; retry later."))
+                .with_detail(reason)
+        }
     }
 }
 
@@ -82,12 +98,19 @@ pub struct RecordService {
     connectors: Connectors,
     idempotency: Arc<dyn IdempotencyStore>,
     synced: Arc<dyn RecordStore>,
+    secrets: Arc<dyn SecretStore>,
 }
 
 impl RecordService {
-    /// Wires the service to its connectors, idempotency store and synced records.
-    pub fn new(connectors: Connectors, idempotency: Arc<dyn IdempotencyStore>, synced: Arc<dyn RecordStore>) -> Self {
-        Self { connectors, idempotency, synced }
+    /// Wires the service to its connectors, idempotency store, synced records and the secrets
+    /// that hold connections' credentials.
+    pub fn new(
+        connectors: Connectors,
+        idempotency: Arc<dyn IdempotencyStore>,
+        synced: Arc<dyn RecordStore>,
+        secrets: Arc<dyn SecretStore>,
+    ) -> Self {
+        Self { connectors, idempotency, synced, secrets }
     }
 
     fn connector(&self, system: &str) -> Result<Arc<dyn Connector>, ApiError> {
@@ -96,25 +119,32 @@ impl RecordService {
         })
     }
 
+    /// The connector of the target's system and, where it needs them, the connection's credentials.
+    async fn open(&self, target: Target<'_>) -> Result<(Arc<dyn Connector>, Credentials), ApiError> {
+        let connector = self.connector(target.system)?;
+        if !connector.uses_credentials() {
+            return Ok((connector, Credentials(Default::default())));
+        }
+        let found =
+            credentials(self.secrets.as_ref(), target.account_id, target.connection_id).await.map_err(storage)?;
+        let found = found.ok_or_else(|| ApiError::new(ErrorCode::Conflict, "The connection has no credentials."))?;
+        Ok((connector, found))
+    }
+
     /// The system's capabilities.
     pub fn capabilities(&self, system: &str) -> Result<Capabilities, ApiError> {
         Ok(self.connector(system)?.capabilities())
     }
 
     /// A page of records of a connection.
-    pub async fn list(
-        &self,
-        connection_id: &str,
-        system: &str,
-        entity: Entity,
-        query: &ListQuery,
-    ) -> Result<Page, ApiError> {
-        let connector = self.connector(system)?;
+    pub async fn list(&self, target: Target<'_>, entity: Entity, query: &ListQuery) -> Result<Page, ApiError> {
+        let connector = self.connector(target.system)?;
         connector.capabilities().of(entity).require(Operation::List)?;
         if connector.live_reads() {
-            return connector.list(entity, query).await.map_err(|e| connector_error(system, e));
+            let (connector, credentials) = self.open(target).await?;
+            return connector.list(&credentials, entity, query).await.map_err(|e| connector_error(target.system, e));
         }
-        self.synced_page(connection_id, entity, query).await
+        self.synced_page(target.connection_id, entity, query).await
     }
 
     /// A page of what syncs copied, whatever the system and whether or not it is still connected.
@@ -123,13 +153,14 @@ impl RecordService {
     }
 
     /// One record of a connection; 404 when there is none under the key.
-    pub async fn get(&self, connection_id: &str, system: &str, entity: Entity, key: &str) -> Result<Record, ApiError> {
-        let connector = self.connector(system)?;
+    pub async fn get(&self, target: Target<'_>, entity: Entity, key: &str) -> Result<Record, ApiError> {
+        let connector = self.connector(target.system)?;
         connector.capabilities().of(entity).require(Operation::Get)?;
         let found = if connector.live_reads() {
-            connector.get(entity, key).await.map_err(|e| connector_error(system, e))?
+            let (connector, credentials) = self.open(target).await?;
+            connector.get(&credentials, entity, key).await.map_err(|e| connector_error(target.system, e))?
         } else {
-            self.synced_record(connection_id, entity, key).await?
+            self.synced_record(target.connection_id, entity, key).await?
         };
         found.ok_or_else(|| ApiError::not_found(entity.singular()))
     }
@@ -149,14 +180,14 @@ impl RecordService {
     /// response, the same key with another write is a 409. Answers the status and JSON body.
     pub async fn write(
         &self,
-        connection_id: &str,
-        system: &str,
+        target: Target<'_>,
         entity: Entity,
         write: Write,
         idempotency_key: Option<&str>,
     ) -> Result<(u16, Value), ApiError> {
+        let connection_id = target.connection_id;
         let Some(key) = idempotency_key else {
-            return self.execute(system, entity, &write).await;
+            return self.execute(target, entity, &write).await;
         };
         if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY || key.chars().any(|c| c.is_control()) {
             return Err(ApiError::invalid_field("Idempotency-Key", "1 to 255 printable characters"));
@@ -183,7 +214,7 @@ impl RecordService {
             Claim::InProgress { .. } => return Err(reused()),
             Claim::Claimed => {}
         }
-        match self.execute(system, entity, &write).await {
+        match self.execute(target, entity, &write).await {
             Ok((status, body)) => {
                 let stored = StoredResponse { status, body: body.to_string() };
                 self.idempotency.complete(connection_id, key, &stored).await.map_err(storage)?;
@@ -196,16 +227,22 @@ impl RecordService {
         }
     }
 
-    async fn execute(&self, system: &str, entity: Entity, write: &Write) -> Result<(u16, Value), ApiError> {
-        let connector = self.connector(system)?;
+    async fn execute(&self, target: Target<'_>, entity: Entity, write: &Write) -> Result<(u16, Value), ApiError> {
+        let connector = self.connector(target.system)?;
         let caps = connector.capabilities().of(entity);
-        let fail = |e| connector_error(system, e);
+        // Refused writes need no credentials; the rest do.
+        if let Write::Create(body) = write {
+            caps.check_create(body)?;
+        }
+        let (connector, credentials) = self.open(target).await?;
+        let credentials = &credentials;
+        let fail = |e| connector_error(target.system, e);
         let current = |key: &str| {
             let connector = connector.clone();
             let key = key.to_owned();
             async move {
                 connector
-                    .get(entity, &key)
+                    .get(credentials, entity, &key)
                     .await
                     .map_err(fail)?
                     .filter(|r| r.get("deletedAt").is_none_or(Value::is_null))
@@ -213,26 +250,36 @@ impl RecordService {
             }
         };
         let (status, record) = match write {
-            Write::Create(body) => {
-                caps.check_create(body)?;
-                (201, connector.create(entity, body).await.map_err(fail)?)
-            }
+            Write::Create(body) => (201, connector.create(credentials, entity, body).await.map_err(fail)?),
             Write::Update(key, patch) => {
                 caps.require(Operation::Update)?;
                 caps.check_update(patch, &current(key).await?)?;
-                (200, connector.update(entity, key, patch).await.map_err(fail)?)
+                (200, connector.update(credentials, entity, key, patch).await.map_err(fail)?)
             }
             Write::ChangeStatus(key, to) => {
                 caps.require(Operation::ChangeStatus)?;
                 caps.check_status(&current(key).await?, to)?;
-                (200, connector.change_status(entity, key, to).await.map_err(fail)?)
+                (200, connector.change_status(credentials, entity, key, to).await.map_err(fail)?)
             }
             Write::Delete(key) => {
                 caps.require(Operation::Delete)?;
                 caps.check_delete(&current(key).await?)?;
-                (200, connector.delete(entity, key).await.map_err(fail)?)
+                (200, connector.delete(credentials, entity, key).await.map_err(fail)?)
             }
         };
+        if !connector.live_reads() {
+            self.remember(target.connection_id, entity, &record).await;
+        }
         Ok((status, json!({"data": record})))
+    }
+
+    /// Puts a record the system just wrote into the synced copy reads serve, so a read right
+    /// after the write sees it. The write has happened whatever this does: a failure here is
+    /// logged, and the next sync brings the record.
+    async fn remember(&self, connection_id: &str, entity: Entity, record: &Record) {
+        let Some(stored) = StoredRecord::new(record.clone()) else { return };
+        if let Err(e) = self.synced.put(&partition(connection_id, entity), &[stored]).await {
+            tracing::warn!(error = %e, entity = entity.path(), "a written record was not copied; the next sync brings it");
+        }
     }
 }

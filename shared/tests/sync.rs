@@ -14,7 +14,7 @@ use millwright::{
     connectors::{Changes, Connector, ConnectorError, Connectors, Credentials, ListQuery, sandbox::Sandbox},
     entities::{Entity, Record},
     model::Connection,
-    records::RecordService,
+    records::{RecordService, Target},
     sync::{Outcome, SyncMessage, SyncMode, SyncRequest, SyncRun, SyncService, SyncStatus, Trigger, Worker},
 };
 use serde_json::{Value, json};
@@ -222,9 +222,14 @@ impl Stack {
         found.ok().and_then(|s| s.schedule_expression)
     }
 
+    /// The connection as its token names it.
+    fn target(&self) -> Target<'_> {
+        Target { account_id: &self.connection.account_id, connection_id: &self.connection.id, system: SYSTEM }
+    }
+
     async fn stored(&self, include_deleted: bool) -> BTreeMap<String, Record> {
         let query = ListQuery { limit: 500, include_deleted, ..Default::default() };
-        let page = self.records.list(&self.connection.id, SYSTEM, ENTITY, &query).await.unwrap();
+        let page = self.records.list(self.target(), ENTITY, &query).await.unwrap();
         page.records.into_iter().map(|r| (r["key"].as_str().unwrap().to_owned(), r)).collect()
     }
 }
@@ -307,7 +312,7 @@ async fn full_marks_vanished_records_deleted_and_a_failed_run_moves_nothing() {
 
     // The change feed a user polls shows the deletions.
     let query = ListQuery { limit: 100, modified_after: Some(at(41)), include_deleted: true, ..Default::default() };
-    let feed = s.records.list(&s.connection.id, SYSTEM, ENTITY, &query).await.unwrap();
+    let feed = s.records.list(s.target(), ENTITY, &query).await.unwrap();
     let keys: Vec<&str> = feed.records.iter().map(|r| r["key"].as_str().unwrap()).collect();
     assert_eq!(keys, ["V002", "V006"]);
 

@@ -94,10 +94,11 @@ pub async fn route(services: Arc<Services>, request: ApiRequest) -> Result<Reply
             _ => require_connection(&caller).and(Err(no_route())),
         };
     }
-    let (connection, system) = require_connection(&caller)?;
+    let connection = require_connection(&caller)?;
+    let system = connection.system;
     let idempotency_key = request.header("idempotency-key");
     let write = |entity: Entity, write: Write| async move {
-        let (status, body) = records.write(connection, system, entity, write, idempotency_key).await?;
+        let (status, body) = records.write(connection, entity, write, idempotency_key).await?;
         Ok(Reply { status, body })
     };
     match (method, path.as_slice(), target) {
@@ -108,12 +109,8 @@ pub async fn route(services: Arc<Services>, request: ApiRequest) -> Result<Reply
             let statuses = records.capabilities(system)?.of(e).statuses;
             Ok(Reply::ok(json!({"data": statuses, "nextCursor": null})))
         }
-        ("GET", ["v1", _], Some(e)) => {
-            Ok(page_reply(records.list(connection, system, e, &list_query(&request)?).await?))
-        }
-        ("GET", ["v1", _, key], Some(e)) => {
-            Ok(Reply::ok(json!({"data": records.get(connection, system, e, key).await?})))
-        }
+        ("GET", ["v1", _], Some(e)) => Ok(page_reply(records.list(connection, e, &list_query(&request)?).await?)),
+        ("GET", ["v1", _, key], Some(e)) => Ok(Reply::ok(json!({"data": records.get(connection, e, key).await?}))),
         ("POST", ["v1", _], Some(e)) => write(e, Write::Create(request.json::<Record>()?)).await,
         ("PATCH", ["v1", _, key], Some(e)) => write(e, Write::Update(key.to_string(), request.json::<Record>()?)).await,
         ("PUT", ["v1", _, key, "status"], Some(e)) => {

@@ -240,7 +240,12 @@ impl Backends {
         Services {
             tokens: self.store.clone(),
             accounts: self.store.clone(),
-            records: RecordService::new(connectors.clone(), self.idempotency.clone(), self.records.clone()),
+            records: RecordService::new(
+                connectors.clone(),
+                self.idempotency.clone(),
+                self.records.clone(),
+                self.secrets.clone(),
+            ),
             syncs: self.syncs(connectors.clone()),
             webhooks: self.webhooks(),
             connections: self.connections(connectors),

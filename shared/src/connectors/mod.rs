@@ -2,7 +2,10 @@
 //! `Connector` trait; `Connectors` says which system has one. A connector declares what it can do
 //! in its `Capabilities`; what it does not declare, the API refuses before calling it.
 
+pub mod http;
+pub mod maximo;
 pub mod sandbox;
+pub mod sap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -60,6 +63,15 @@ pub enum ConnectorError {
     /// The system did not answer in time.
     #[error("system timed out")]
     Timeout,
+    /// The system is overloaded or down for now (429, 503), after the retries a call can wait
+    /// for.
+    #[error("system unavailable: {reason}")]
+    Unavailable {
+        /// What the system answered.
+        reason: String,
+        /// How long the system asked to be left alone, when it said.
+        retry_after: Option<std::time::Duration>,
+    },
 }
 
 /// What a list asks for.
@@ -112,6 +124,12 @@ pub trait Connector: Send + Sync {
         false
     }
 
+    /// Whether data calls need the connection's credentials; the sandbox answers everyone alike,
+    /// so its calls skip reading them.
+    fn uses_credentials(&self) -> bool {
+        true
+    }
+
     /// A page of records changed at or after `since` (everything when none), from the position
     /// `cursor` a previous page gave. Inclusive, so records sharing a boundary timestamp are
     /// never skipped; syncs de-duplicate what they saw before.
@@ -126,32 +144,59 @@ pub trait Connector: Send + Sync {
     }
 
     /// A page of records.
-    async fn list(&self, _entity: Entity, _query: &ListQuery) -> Result<Page, ConnectorError> {
+    async fn list(
+        &self,
+        _credentials: &Credentials,
+        _entity: Entity,
+        _query: &ListQuery,
+    ) -> Result<Page, ConnectorError> {
         Err(ConnectorError::Unsupported)
     }
 
     /// One record by key.
-    async fn get(&self, _entity: Entity, _key: &str) -> Result<Option<Record>, ConnectorError> {
+    async fn get(
+        &self,
+        _credentials: &Credentials,
+        _entity: Entity,
+        _key: &str,
+    ) -> Result<Option<Record>, ConnectorError> {
         Err(ConnectorError::Unsupported)
     }
 
     /// Creates a record; answers it as the system stored it.
-    async fn create(&self, _entity: Entity, _body: &Record) -> Result<Record, ConnectorError> {
+    async fn create(
+        &self,
+        _credentials: &Credentials,
+        _entity: Entity,
+        _body: &Record,
+    ) -> Result<Record, ConnectorError> {
         Err(ConnectorError::Unsupported)
     }
 
     /// Changes fields of a record; answers the record after the change.
-    async fn update(&self, _entity: Entity, _key: &str, _patch: &Record) -> Result<Record, ConnectorError> {
+    async fn update(
+        &self,
+        _credentials: &Credentials,
+        _entity: Entity,
+        _key: &str,
+        _patch: &Record,
+    ) -> Result<Record, ConnectorError> {
         Err(ConnectorError::Unsupported)
     }
 
     /// Moves a record to a status; answers the record after the change.
-    async fn change_status(&self, _entity: Entity, _key: &str, _status: &str) -> Result<Record, ConnectorError> {
+    async fn change_status(
+        &self,
+        _credentials: &Credentials,
+        _entity: Entity,
+        _key: &str,
+        _status: &str,
+    ) -> Result<Record, ConnectorError> {
         Err(ConnectorError::Unsupported)
     }
 
     /// Deletes a record (softly, where the system keeps it); answers the record as it ends.
-    async fn delete(&self, _entity: Entity, _key: &str) -> Result<Record, ConnectorError> {
+    async fn delete(&self, _credentials: &Credentials, _entity: Entity, _key: &str) -> Result<Record, ConnectorError> {
         Err(ConnectorError::Unsupported)
     }
 }
@@ -161,9 +206,15 @@ pub trait Connector: Send + Sync {
 pub struct Connectors(HashMap<String, Arc<dyn Connector>>);
 
 impl Connectors {
-    /// The connectors that ship: today the sandbox.
+    /// The connectors that ship: the sandbox, SAP S/4HANA, SAP ECC and IBM Maximo, the real
+    /// ones sharing one HTTP client.
     pub fn standard() -> Self {
-        Self::default().with(crate::catalog::SANDBOX, Arc::new(sandbox::Sandbox))
+        let upstream = http::Upstream::default();
+        Self::default()
+            .with(crate::catalog::SANDBOX, Arc::new(sandbox::Sandbox))
+            .with("sap_s4hana", Arc::new(sap::Sap::new(upstream.clone(), sap::Flavour::S4Hana)))
+            .with("sap_ecc", Arc::new(sap::Sap::new(upstream.clone(), sap::Flavour::Ecc)))
+            .with("ibm_maximo", Arc::new(maximo::Maximo::new(upstream)))
     }
 
     /// Adds or replaces the connector of a system.

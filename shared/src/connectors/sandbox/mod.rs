@@ -313,6 +313,10 @@ impl Connector for Sandbox {
         true
     }
 
+    fn uses_credentials(&self) -> bool {
+        false
+    }
+
     async fn changes(
         &self,
         _credentials: &Credentials,
@@ -325,7 +329,7 @@ impl Connector for Sandbox {
         Ok(Changes { records, next })
     }
 
-    async fn list(&self, entity: Entity, query: &ListQuery) -> Result<Page, ConnectorError> {
+    async fn list(&self, _: &Credentials, entity: Entity, query: &ListQuery) -> Result<Page, ConnectorError> {
         let matching = after(entity, query.after.as_deref()).filter(|r| {
             (query.include_deleted || r["deletedAt"].is_null())
                 && query.status.as_deref().is_none_or(|s| r["statusKey"] == s)
@@ -335,11 +339,11 @@ impl Connector for Sandbox {
         Ok(Page { records, next })
     }
 
-    async fn get(&self, entity: Entity, key: &str) -> Result<Option<Record>, ConnectorError> {
+    async fn get(&self, _: &Credentials, entity: Entity, key: &str) -> Result<Option<Record>, ConnectorError> {
         Ok(data::find(entity, key).cloned())
     }
 
-    async fn create(&self, entity: Entity, body: &Record) -> Result<Record, ConnectorError> {
+    async fn create(&self, _: &Credentials, entity: Entity, body: &Record) -> Result<Record, ConnectorError> {
         match entity {
             Entity::PurchaseOrders => create_purchase_order(body),
             Entity::WorkOrders => create_other(entity, "WO", "open", body),
@@ -348,19 +352,31 @@ impl Connector for Sandbox {
         }
     }
 
-    async fn update(&self, entity: Entity, key: &str, patch: &Record) -> Result<Record, ConnectorError> {
+    async fn update(
+        &self,
+        _: &Credentials,
+        entity: Entity,
+        key: &str,
+        patch: &Record,
+    ) -> Result<Record, ConnectorError> {
         let mut record = current(entity, key)?;
         record.extend(patch.clone());
         Ok(touched(record))
     }
 
-    async fn change_status(&self, entity: Entity, key: &str, status: &str) -> Result<Record, ConnectorError> {
+    async fn change_status(
+        &self,
+        _: &Credentials,
+        entity: Entity,
+        key: &str,
+        status: &str,
+    ) -> Result<Record, ConnectorError> {
         let mut record = current(entity, key)?;
         record.insert("statusKey".into(), status.into());
         Ok(touched(record))
     }
 
-    async fn delete(&self, entity: Entity, key: &str) -> Result<Record, ConnectorError> {
+    async fn delete(&self, _: &Credentials, entity: Entity, key: &str) -> Result<Record, ConnectorError> {
         let mut record = touched(current(entity, key)?);
         record.insert("deletedAt".into(), record["updatedAt"].clone());
         Ok(record)
@@ -370,6 +386,11 @@ impl Connector for Sandbox {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Map;
+
+    fn none() -> Credentials {
+        Credentials(Map::new())
+    }
 
     fn body(v: Value) -> Record {
         v.as_object().unwrap().clone()
@@ -388,27 +409,34 @@ mod tests {
             body(json!({"vendorKey": vendor, "siteKey": "SITE-NORTH", "currencyKey": "EUR",
                         "lineItems": [{"materialKey": material, "quantity": "3", "price": "1.10"}]}))
         };
-        let created = Sandbox.create(Entity::PurchaseOrders, &order("V-1001", "M-2001")).await.unwrap();
+        let created = Sandbox.create(&none(), Entity::PurchaseOrders, &order("V-1001", "M-2001")).await.unwrap();
         assert_eq!((created["totalNetValue"].as_str(), created["statusKey"].as_str()), (Some("3.30"), Some("draft")));
         assert_eq!(created["totalGrossValue"], "3.93");
-        let blocked = Sandbox.create(Entity::PurchaseOrders, &order(data::BLOCKED_VENDOR, "M-2001")).await;
+        let blocked = Sandbox.create(&none(), Entity::PurchaseOrders, &order(data::BLOCKED_VENDOR, "M-2001")).await;
         assert!(matches!(blocked, Err(ConnectorError::Rule { code: ErrorCode::InvalidVendor, .. })));
-        let empty = Sandbox.create(Entity::PurchaseOrders, &order("V-1001", "M-2005")).await;
+        let empty = Sandbox.create(&none(), Entity::PurchaseOrders, &order("V-1001", "M-2005")).await;
         assert!(matches!(empty, Err(ConnectorError::Rule { code: ErrorCode::OutOfStock, .. })));
     }
 
     #[tokio::test]
     async fn lists_filter_and_page() {
         let q = ListQuery { limit: 500, status: Some("approved".into()), ..Default::default() };
-        let page = Sandbox.list(Entity::PurchaseOrders, &q).await.unwrap();
+        let page = Sandbox.list(&none(), Entity::PurchaseOrders, &q).await.unwrap();
         assert!(!page.records.is_empty() && page.records.iter().all(|r| r["statusKey"] == "approved"));
-        let all = Sandbox.list(Entity::PurchaseOrders, &ListQuery { limit: 500, ..Default::default() }).await.unwrap();
+        let all = Sandbox
+            .list(&none(), Entity::PurchaseOrders, &ListQuery { limit: 500, ..Default::default() })
+            .await
+            .unwrap();
         let with_deleted = Sandbox
-            .list(Entity::PurchaseOrders, &ListQuery { limit: 500, include_deleted: true, ..Default::default() })
+            .list(
+                &none(),
+                Entity::PurchaseOrders,
+                &ListQuery { limit: 500, include_deleted: true, ..Default::default() },
+            )
             .await
             .unwrap();
         assert_eq!(with_deleted.records.len(), all.records.len() + 2);
-        let first = Sandbox.list(Entity::Assets, &ListQuery { limit: 5, ..Default::default() }).await.unwrap();
+        let first = Sandbox.list(&none(), Entity::Assets, &ListQuery { limit: 5, ..Default::default() }).await.unwrap();
         assert!(first.next.is_some() && first.records.len() == 5);
     }
 }

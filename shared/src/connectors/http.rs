@@ -1,0 +1,224 @@
+//! The HTTP plumbing the real connectors share: one client, per-attempt timeouts, retries with
+//! backoff that honour `Retry-After`, and what a failed exchange means in `ConnectorError` terms.
+//! Connectors build the request (URL, auth, body); this module decides whether and when to try
+//! again, so every system gets the same upstream-failure behaviour.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use reqwest::{RequestBuilder, StatusCode, header::HeaderMap};
+
+use super::ConnectorError;
+
+/// How hard a call tries before it gives up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included.
+    pub attempts: u32,
+    /// The wait before the second attempt; it doubles after each further one.
+    pub backoff: Duration,
+    /// The longest wait a `Retry-After` may ask for; longer, and the call reports the system
+    /// unavailable instead of waiting.
+    pub max_wait: Duration,
+    /// The longest one attempt may take.
+    pub timeout: Duration,
+}
+
+impl Default for RetryPolicy {
+    /// Within an API request's budget: three attempts, at most 5 s of waiting each, 8 s per
+    /// attempt.
+    fn default() -> Self {
+        Self {
+            attempts: 3,
+            backoff: Duration::from_millis(500),
+            max_wait: Duration::from_secs(5),
+            timeout: Duration::from_secs(8),
+        }
+    }
+}
+
+/// Whether a request may be sent again after an answer that leaves its effect unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replay {
+    /// Reads and function calls that change nothing: any transient failure is retried.
+    Safe,
+    /// Writes: retried only where the system says it did not act (429, 503).
+    Unsafe,
+}
+
+/// An answer the system gave, read whole.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// Its status.
+    pub status: StatusCode,
+    /// Its headers.
+    pub headers: HeaderMap,
+    /// Its body.
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    /// A header as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The body as JSON, or an upstream error naming what was expected.
+    pub fn json(&self, what: &str) -> Result<serde_json::Value, ConnectorError> {
+        serde_json::from_slice(&self.body)
+            .map_err(|e| ConnectorError::Upstream(format!("{what}: the answer is not JSON ({e})")))
+    }
+}
+
+/// The client every connector sends through.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    client: reqwest::Client,
+    policy: RetryPolicy,
+}
+
+impl Default for Upstream {
+    fn default() -> Self {
+        Self::new(RetryPolicy::default())
+    }
+}
+
+/// The seconds a `Retry-After` asks for, as a number or an HTTP date.
+fn retry_after(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Duration> {
+    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = DateTime::parse_from_rfc2822(value).ok()?.with_timezone(&Utc);
+    Some((at - now).to_std().unwrap_or_default())
+}
+
+/// Whether an answer with this status is worth another attempt, for a request of this kind.
+fn transient(status: StatusCode, replay: Replay) -> bool {
+    match status {
+        StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => true,
+        StatusCode::BAD_GATEWAY | StatusCode::GATEWAY_TIMEOUT | StatusCode::INTERNAL_SERVER_ERROR => {
+            replay == Replay::Safe
+        }
+        _ => false,
+    }
+}
+
+/// What a final transient answer means to the caller.
+fn give_up(status: StatusCode, detail: String, retry_after: Option<Duration>) -> ConnectorError {
+    match status {
+        StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => {
+            ConnectorError::Unavailable { reason: detail, retry_after }
+        }
+        StatusCode::GATEWAY_TIMEOUT => ConnectorError::Timeout,
+        _ => ConnectorError::Upstream(detail),
+    }
+}
+
+impl Upstream {
+    /// A client that keeps no cookies (connections never share a session), follows no
+    /// redirects and ignores proxy settings of the environment.
+    pub fn new(policy: RetryPolicy) -> Self {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .timeout(policy.timeout)
+            .user_agent(concat!("Millwright/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .unwrap_or_default();
+        Self { client, policy }
+    }
+
+    /// The client, for connectors to build requests with.
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// Sends the request `build` makes, again after transient failures (timeouts, 429, 5xx as
+    /// `replay` allows), waiting as `Retry-After` asks or with doubling backoff. Answers the first
+    /// answer that is not transient — errors such as 400 or 404 included, for the connector to
+    /// read — or what the last failure means.
+    pub async fn send(&self, replay: Replay, build: impl Fn() -> RequestBuilder) -> Result<Answer, ConnectorError> {
+        let mut wait = self.policy.backoff;
+        let mut attempt = 1;
+        loop {
+            let last = attempt >= self.policy.attempts;
+            let failure = match build().send().await {
+                Ok(response) => {
+                    let status = response.status();
+                    let headers = response.headers().clone();
+                    let body = match response.bytes().await {
+                        Ok(body) => body.to_vec(),
+                        Err(e) if e.is_timeout() => return Err(ConnectorError::Timeout),
+                        Err(e) => return Err(ConnectorError::Upstream(format!("reading the answer failed: {e}"))),
+                    };
+                    if !transient(status, replay) {
+                        return Ok(Answer { status, headers, body });
+                    }
+                    let asked = retry_after(&headers, Utc::now());
+                    let detail = format!("HTTP {status}");
+                    if asked.is_some_and(|a| a > self.policy.max_wait) || last {
+                        let detail = match asked {
+                            Some(a) => format!("{detail}; retry after {} s", a.as_secs()),
+                            None => detail,
+                        };
+                        return Err(give_up(status, detail, asked));
+                    }
+                    tracing::info!(
+                        status = status.as_u16(),
+                        attempt,
+                        "system answered with a transient error; retrying"
+                    );
+                    if let Some(asked) = asked {
+                        wait = asked;
+                    }
+                    None
+                }
+                // A write that timed out may have happened: never send it again.
+                Err(e) if e.is_timeout() && (last || replay == Replay::Unsafe) => return Err(ConnectorError::Timeout),
+                Err(e) if e.is_timeout() => Some(ConnectorError::Timeout),
+                Err(e) if e.is_connect() && !last => Some(ConnectorError::Upstream(format!("cannot connect: {e}"))),
+                Err(e) => return Err(ConnectorError::Upstream(format!("the request failed: {e}"))),
+            };
+            if let Some(failure) = &failure {
+                tracing::info!(attempt, reason = %failure, "system did not answer; retrying");
+            }
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(self.policy.max_wait);
+            attempt += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::{HeaderValue, RETRY_AFTER};
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates() {
+        let now = DateTime::parse_from_rfc3339("2026-12-01T12:00:00Z").unwrap().with_timezone(&Utc);
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("7"));
+        assert_eq!(retry_after(&headers, now), Some(Duration::from_secs(7)));
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("Tue, 01 Dec 2026 12:00:30 GMT"));
+        assert_eq!(retry_after(&headers, now), Some(Duration::from_secs(30)));
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&headers, now), None);
+    }
+
+    #[test]
+    fn writes_are_retried_only_where_the_system_did_not_act() {
+        assert!(transient(StatusCode::SERVICE_UNAVAILABLE, Replay::Unsafe));
+        assert!(transient(StatusCode::TOO_MANY_REQUESTS, Replay::Unsafe));
+        assert!(!transient(StatusCode::BAD_GATEWAY, Replay::Unsafe));
+        assert!(transient(StatusCode::BAD_GATEWAY, Replay::Safe));
+        assert!(!transient(StatusCode::BAD_REQUEST, Replay::Safe));
+        let asked = Some(Duration::from_secs(60));
+        assert_eq!(
+            give_up(StatusCode::TOO_MANY_REQUESTS, "x".into(), asked),
+            ConnectorError::Unavailable { reason: "x".into(), retry_after: asked }
+        );
+        assert_eq!(give_up(StatusCode::GATEWAY_TIMEOUT, "x".into(), None), ConnectorError::Timeout);
+    }
+}
