@@ -95,6 +95,16 @@ impl Event {
         )
     }
 
+    /// `connection.auth_required`: the system rejected the stored credentials, for this reason.
+    pub fn auth_required(connection: &Connection, reason: &str) -> Self {
+        Self::new(
+            &connection.account_id,
+            &connection.id,
+            EventType::ConnectionAuthRequired,
+            json!({"reason": reason, "connectionId": connection.id, "system": connection.system}),
+        )
+    }
+
     /// The body every delivery of the event carries, byte for byte:
     /// `{"id", "type", "createdAt", "connectionId", "data"}`.
     pub fn body(&self) -> String {

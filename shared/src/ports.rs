@@ -83,6 +83,10 @@ pub trait ConnectionStore: Send + Sync {
     async fn disconnect(&self, account_id: &str, id: &str, at: DateTime<Utc>) -> Result<Disconnected, StoreError>;
     /// Replaces the connection's token digest: the new one works, the old one is gone.
     async fn rotate_token(&self, account_id: &str, id: &str, token: &TokenRecord) -> Result<Connection, StoreError>;
+    /// Marks an active connection `auth_required` because its system rejected the stored
+    /// credentials, with its `connection.status_changed` and `connection.auth_required` events,
+    /// in one step. False when the connection was not active (nothing changes then).
+    async fn require_auth(&self, account_id: &str, id: &str, reason: &str) -> Result<bool, StoreError>;
 }
 
 /// Where customer-system credentials live.

@@ -334,4 +334,34 @@ impl ConnectionStore for DynamoStore {
         }
         Err(StoreError::Backend(format!("rotation of {id} kept losing races")))
     }
+
+    async fn require_auth(&self, account_id: &str, id: &str, reason: &str) -> Result<bool, StoreError> {
+        let Some((mut connection, _)) = self.load(account_id, id).await? else { return Ok(false) };
+        if connection.status != ConnectionStatus::Active {
+            return Ok(false);
+        }
+        let mark = built(
+            Update::builder()
+                .table_name(&self.tables.connections)
+                .set_key(Some(Self::connection_key(account_id, id)))
+                .update_expression("SET #s = :r")
+                .condition_expression("#s = :a")
+                .expression_attribute_names("#s", "status")
+                .expression_attribute_values(":r", s("auth_required"))
+                .expression_attribute_values(":a", s("active"))
+                .build(),
+        )?;
+        connection.status = ConnectionStatus::AuthRequired;
+        let items = vec![
+            TransactWriteItem::builder().update(mark).build(),
+            self.event(&Event::status_changed(&connection, Some(ConnectionStatus::Active)))?,
+            self.event(&Event::auth_required(&connection, reason))?,
+        ];
+        match self.transact(items).await {
+            Ok(()) => Ok(true),
+            // Disconnected or already marked meanwhile: the other change stands.
+            Err(TxFailure::Conditions(_)) => Ok(false),
+            Err(other) => Err(backend(other)),
+        }
+    }
 }

@@ -113,6 +113,9 @@ pub struct Checkpoint {
     pub sweeping: bool,
     /// The sweep's position (a record key).
     pub sweep_after: Option<String>,
+    /// How often the run has waited for its system to be available again.
+    #[serde(default)]
+    pub waits: u32,
 }
 
 /// One sync of one entity of one connection.

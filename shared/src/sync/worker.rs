@@ -8,8 +8,8 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 use super::{Change, RunError, StoredRecord, SyncMessage, SyncMode, SyncRequest, SyncRun, SyncStatus, Trigger};
 use crate::events::Event;
 use crate::{
-    connections::secret_name,
-    connectors::{Connector, Connectors, Credentials},
+    connections::credentials,
+    connectors::{Connector, ConnectorError, Connectors, Credentials},
     entities::Entity,
     error::ErrorCode,
     model::ConnectionStatus,
@@ -32,7 +32,8 @@ pub enum Outcome {
     Done,
     /// The deadline neared; the run is back on the queue from its checkpoint.
     Handed,
-    /// Another run of the same entity holds the lease; this one is back on the queue, later.
+    /// The run is back on the queue, later: another run of the same entity holds the lease,
+    /// or its system is unavailable for now.
     Waiting,
     /// The runs of a schedule's firing are queued.
     Queued,
@@ -68,6 +69,26 @@ enum Step {
     Succeeded,
     /// The run failed.
     Failed(RunError),
+    /// The system is unavailable for now: carry on from the checkpoint after this long.
+    Wait(Duration),
+}
+
+/// How often a run waits for its system before it fails with the system's error.
+const MAX_WAITS: u32 = 3;
+
+/// How long a run waits for a system that is down or slow and did not say for how long.
+const DEFAULT_WAIT: Duration = Duration::from_secs(60);
+
+/// The longest a queued message can be delayed by SQS.
+const LONGEST_WAIT: Duration = Duration::from_secs(900);
+
+/// How long a run waits after its system failed it this way, if this is worth waiting out.
+fn wait_for(error: &ConnectorError) -> Option<Duration> {
+    match error {
+        ConnectorError::Unavailable { retry_after, .. } => Some(retry_after.unwrap_or(DEFAULT_WAIT).min(LONGEST_WAIT)),
+        ConnectorError::Timeout => Some(DEFAULT_WAIT),
+        _ => None,
+    }
 }
 
 impl Worker {
@@ -140,16 +161,9 @@ impl Worker {
             let error = RunError::new(ErrorCode::SystemUnavailable, "Syncing this system is not available yet.");
             return self.end(run, Step::Failed(error)).await;
         };
-        let credentials = match self.secrets.get(&secret_name(&run.account_id, &run.connection_id)).await? {
-            Some(text) => match serde_json::from_str(&text) {
-                Ok(map) => Credentials(map),
-                Err(_) => return Err(StoreError::Backend("stored credentials are not a JSON object".into())),
-            },
-            None => {
-                let error =
-                    RunError::new(ErrorCode::Conflict, "The connection has no credentials; it was disconnected.");
-                return self.end(run, Step::Failed(error)).await;
-            }
+        let Some(credentials) = credentials(self.secrets.as_ref(), &run.account_id, &run.connection_id).await? else {
+            let error = RunError::new(ErrorCode::Conflict, "The connection has no credentials; it was disconnected.");
+            return self.end(run, Step::Failed(error)).await;
         };
         // Keep a fifth of the time this invocation has (at most a minute) to checkpoint and hand over.
         let margin = ((deadline - started) / 5).min(MAX_MARGIN);
@@ -186,6 +200,14 @@ impl Worker {
                         saved = Utc::now();
                     }
                 }
+                Step::Wait(delay) => {
+                    if !self.save(&run).await? {
+                        return Ok(Outcome::Superseded);
+                    }
+                    self.service.requeue(message, delay).await?;
+                    tracing::info!(sync = %run.id, seconds = delay.as_secs(), "system unavailable; carrying on later");
+                    return Ok(Outcome::Waiting);
+                }
                 done => {
                     let mark = match done {
                         Step::Succeeded => run.checkpoint.high_water.max(mark),
@@ -221,7 +243,19 @@ impl Worker {
         let cp = &run.checkpoint;
         let page = match connector.changes(credentials, entity, cp.since, cp.cursor.as_deref()).await {
             Ok(page) => page,
-            Err(e) => return Ok(Step::Failed(connector_error(system, e).into())),
+            Err(e) if run.checkpoint.waits < MAX_WAITS && wait_for(&e).is_some() => {
+                run.checkpoint.waits += 1;
+                return Ok(Step::Wait(wait_for(&e).unwrap_or(DEFAULT_WAIT)));
+            }
+            Err(e) => {
+                // Rejected credentials will not heal by retrying: the user must reconnect.
+                if let ConnectorError::Rejected(reason) = &e
+                    && self.connections.require_auth(&run.account_id, &run.connection_id, reason).await?
+                {
+                    tracing::warn!(sync = %run.id, "the system rejected the stored credentials; connection needs auth");
+                }
+                return Ok(Step::Failed(connector_error(system, e).into()));
+            }
         };
         let mut fresh: HashMap<String, StoredRecord> = HashMap::with_capacity(page.records.len());
         for record in page.records {
