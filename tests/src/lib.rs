@@ -6,7 +6,10 @@
 
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
-use std::process::Command;
+use std::{
+    process::Command,
+    time::{Duration, Instant},
+};
 
 /// A setting the test run needs; panics with the fix when it is missing.
 pub fn env(name: &str) -> String {
@@ -71,13 +74,30 @@ impl Api {
         if let Some(b) = body {
             req = req.header("content-type", "application/json").body(b.to_owned());
         }
+        let answer = Self::read(req).await;
+        assert!(answer.status.as_u16() < 500, "{path} answered {}: {}", answer.status, answer.body);
+        answer
+    }
+
+    /// Sends a request whose answer may rightly be a 5xx (a connected system failing: 502, 503,
+    /// 504); still asserts a JSON answer with `X-Request-Id`, and never a 500.
+    pub async fn call_upstream(&self, method: Method, path: &str, bearer: &str, body: Option<Value>) -> Answer {
+        let mut req = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(bearer);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let answer = Self::read(req).await;
+        assert_ne!(answer.status.as_u16(), 500, "{path} answered 500: {}", answer.body);
+        answer
+    }
+
+    async fn read(req: reqwest::RequestBuilder) -> Answer {
         let res = req.send().await.expect("the stack answers");
         let status = res.status();
         let request_id =
             res.headers().get("x-request-id").expect("X-Request-Id on every response").to_str().unwrap().to_owned();
         let text = res.text().await.unwrap();
         let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"));
-        assert!(status.as_u16() < 500, "{path} answered {status}: {body}");
         Answer { status, request_id, body }
     }
 
@@ -122,4 +142,100 @@ pub fn account(credits: u32) -> String {
         .expect("millwright-admin runs");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// The body of `POST /v1/connections` that connects a stand-in, from
+/// `infra/local/demo-connections.json`, pointed at the stand-in this test run started
+/// (`MILLWRIGHT_STANDIN_SAP_S4HANA`, …) and signed in as `user`: each stand-in keeps one copy of
+/// its sample data per user, so concurrent tests never see each other's changes.
+pub fn demo_connection(system: &str, user: &str) -> Value {
+    let demo: Value = serde_json::from_str(include_str!("../../infra/local/demo-connections.json")).unwrap();
+    let mut body = demo[system].clone();
+    let credentials = &mut body["credentials"];
+    let base = credentials["baseUrl"].as_str().unwrap().to_owned();
+    let origin = env(&format!("MILLWRIGHT_STANDIN_{}", system.to_uppercase()));
+    let path = base.splitn(4, '/').nth(3).map(|p| format!("/{p}")).unwrap_or_default();
+    credentials["baseUrl"] = json!(format!("{origin}{path}"));
+    if credentials.get("apiKey").is_some() {
+        credentials["apiKey"] = json!(format!("demo-{user}"));
+    } else {
+        credentials["username"] = json!(user);
+    }
+    body
+}
+
+/// A stand-in's control surface (`/_standin/…`): its request log, faults to inject, changes
+/// made inside the system, and the requests it refused as off-spec.
+pub struct StandIn {
+    origin: String,
+    http: Client,
+}
+
+impl StandIn {
+    /// The stand-in of a system in this test run.
+    pub fn of(system: &str) -> Self {
+        Self { origin: env(&format!("MILLWRIGHT_STANDIN_{}", system.to_uppercase())), http: Client::new() }
+    }
+
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Value {
+        let mut req = self.http.request(method, format!("{}/_standin/{path}", self.origin));
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.expect("the stand-in answers");
+        assert!(res.status().is_success(), "stand-in {path}: {}", res.status());
+        res.json().await.unwrap_or(Value::Null)
+    }
+
+    /// The requests a tenant made, oldest first.
+    pub async fn requests(&self, tenant: &str) -> Vec<Value> {
+        let log = self.call(Method::GET, &format!("requests?tenant={tenant}"), None).await;
+        log["requests"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Forgets a tenant's requests.
+    pub async fn clear(&self, tenant: &str) {
+        self.call(Method::DELETE, &format!("requests?tenant={tenant}"), None).await;
+    }
+
+    /// Answers the next matching requests of a tenant with these responses instead.
+    pub async fn faults(&self, tenant: &str, matching: &str, responses: Value) {
+        self.call(Method::POST, "faults", Some(json!({"tenant": tenant, "match": matching, "responses": responses})))
+            .await;
+    }
+
+    /// Changes a record inside the system, as one of its users would.
+    pub async fn touch(&self, body: Value) -> Value {
+        self.call(Method::POST, "touch", Some(body)).await
+    }
+
+    /// The requests of a tenant the stand-in refused because they break the vendor's spec.
+    pub async fn violations(&self, tenant: &str) -> Vec<Value> {
+        let all = self.call(Method::GET, "violations", None).await;
+        all["violations"].as_array().into_iter().flatten().filter(|v| v["tenant"] == tenant).cloned().collect()
+    }
+}
+
+/// Polls a run until it ends; answers every status it was seen in, and the run.
+pub async fn follow(api: &Api, token: &str, id: &str) -> (Vec<String>, Value) {
+    let mut seen: Vec<String> = Vec::new();
+    let start = Instant::now();
+    loop {
+        let a = api.get(&format!("/v1/syncs/{id}"), token).await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+        let status = a.body["sync"]["status"].as_str().unwrap().to_owned();
+        if seen.last() != Some(&status) {
+            seen.push(status.clone());
+        }
+        if status == "succeeded" || status == "failed" {
+            return (seen, a.body["sync"].clone());
+        }
+        assert!(start.elapsed() < Duration::from_secs(90), "run {id} still {status} after 90 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A run's counts: fetched, created, updated, deleted.
+pub fn counts(run: &Value) -> [u64; 4] {
+    ["fetched", "created", "updated", "deleted"].map(|k| run["counts"][k].as_u64().unwrap())
 }

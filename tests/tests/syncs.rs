@@ -2,7 +2,7 @@
 //! binary (fed by the stack's pump), schedules made at connect fire there, and disconnect ends
 //! them. The sandbox is the system; record-level sync rules are proven in shared/tests/sync.rs.
 
-use millwright_blackbox::{Api, account};
+use millwright_blackbox::{Api, account, counts, follow};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -18,29 +18,6 @@ async fn connect(api: &Api, key: &str, settings: Value) -> (String, String) {
         .await;
     assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
     (a.body["connection"]["id"].as_str().unwrap().to_owned(), a.body["token"].as_str().unwrap().to_owned())
-}
-
-/// Polls a run until it ends; answers every status it was seen in, and the run.
-async fn follow(api: &Api, token: &str, id: &str) -> (Vec<String>, Value) {
-    let mut seen: Vec<String> = Vec::new();
-    let start = Instant::now();
-    loop {
-        let a = api.get(&format!("/v1/syncs/{id}"), token).await;
-        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
-        let status = a.body["sync"]["status"].as_str().unwrap().to_owned();
-        if seen.last() != Some(&status) {
-            seen.push(status.clone());
-        }
-        if status == "succeeded" || status == "failed" {
-            return (seen, a.body["sync"].clone());
-        }
-        assert!(start.elapsed() < Duration::from_secs(90), "run {id} still {status} after 90 s");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-fn counts(run: &Value) -> [u64; 4] {
-    ["fetched", "created", "updated", "deleted"].map(|k| run["counts"][k].as_u64().unwrap())
 }
 
 #[tokio::test]

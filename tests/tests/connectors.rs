@@ -1,0 +1,368 @@
+//! Black-box tests of the real connectors on the running stack, against the local stand-ins of
+//! SAP S/4HANA, SAP ECC and IBM Maximo that scripts/test starts (infra/local/standins). Each
+//! test signs in to a stand-in as a user of its own, so it has its own copy of the sample data;
+//! the stand-in's request log shows what the connector asked, and its violation list stays
+//! empty as long as every request keeps to the vendor's spec files.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use millwright_blackbox::{Api, StandIn, account, counts, demo_connection, env, follow};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+/// A user name of its own for one test: its own copy of the stand-in's data.
+fn user(prefix: &str) -> String {
+    format!("{prefix}{}", &ulid::Ulid::new().to_string()[16..])
+}
+
+/// Connects a stand-in as `user` with the demo body (deployment as given); answers id and token.
+async fn connect(api: &Api, key: &str, system: &str, user: &str, deployment: &str) -> (String, String) {
+    let mut body = demo_connection(system, user);
+    body["deployment"] = json!(deployment);
+    let a = api.post("/v1/connections", key, body).await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+    (a.body["connection"]["id"].as_str().unwrap().to_owned(), a.body["token"].as_str().unwrap().to_owned())
+}
+
+/// Runs one sync of an entity to its end; answers the run.
+async fn sync(api: &Api, token: &str, entity: &str, mode: &str) -> Value {
+    let queued = api.post("/v1/syncs", token, json!({"entities": [entity], "mode": mode})).await;
+    assert_eq!(queued.status, StatusCode::ACCEPTED, "{}", queued.body);
+    follow(api, token, queued.body["syncs"][0]["id"].as_str().unwrap()).await.1
+}
+
+/// A full sync that must succeed; answers how many records it fetched.
+async fn full(api: &Api, token: &str, entity: &str) -> u64 {
+    let run = sync(api, token, entity, "full").await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let [fetched, created, ..] = counts(&run);
+    assert!(fetched > 0 && created == fetched, "{run}");
+    fetched
+}
+
+/// The synced records of an entity (up to 200), optionally in one status.
+async fn listed(api: &Api, token: &str, entity: &str, status: Option<&str>) -> Vec<Value> {
+    let filter = status.map(|s| format!("&status={s}")).unwrap_or_default();
+    let a = api.get(&format!("/v1/{entity}?limit=200{filter}"), token).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    a.body["data"].as_array().unwrap().clone()
+}
+
+fn key_of(record: &Value) -> String {
+    record["key"].as_str().unwrap().to_owned()
+}
+
+/// Requests of the log whose path contains `part`, with this method.
+fn requests<'a>(log: &'a [Value], method: &str, part: &str) -> Vec<&'a Value> {
+    log.iter().filter(|r| r["method"] == method && r["path"].as_str().unwrap_or_default().contains(part)).collect()
+}
+
+/// Connect costs, and bad credentials cost nothing.
+async fn credits_move_as_priced(
+    api: &Api,
+    key: &str,
+    system: &str,
+    user: &str,
+    deployment: &str,
+    cost: u64,
+) -> (String, String) {
+    let before = api.credits(key).await["available"].as_u64().unwrap();
+    let mut bad = demo_connection(system, user);
+    bad["deployment"] = json!(deployment);
+    match bad["credentials"].get("apiKey") {
+        Some(_) => bad["credentials"]["apiKey"] = json!("stolen-key"),
+        None => bad["credentials"]["password"] = json!("wrong"),
+    }
+    api.post("/v1/connections", key, bad).await.error(400, "INVALID_CREDENTIALS");
+    assert_eq!(api.credits(key).await["available"].as_u64().unwrap(), before, "bad credentials charge nothing");
+    let connected = connect(api, key, system, user, deployment).await;
+    assert_eq!(api.credits(key).await["available"].as_u64().unwrap(), before - cost, "{system} {deployment}");
+    connected
+}
+
+/// SAP's writes after a sync, as S/4HANA and ECC share them: a PATCH of an active order, the
+/// released-order rule, a status change by function import and a move SAP has no function for.
+/// Answers the released order's key.
+async fn sap_rules_hold(api: &Api, token: &str) -> String {
+    let draft = key_of(&listed(api, token, "purchase-orders", Some("draft")).await[0]);
+    let patch = api
+        .call(Method::PATCH, &format!("/v1/purchase-orders/{draft}"), Some(token), Some(r#"{"terms":"0002"}"#))
+        .await;
+    assert_eq!((patch.status, &patch.body["data"]["terms"]), (StatusCode::OK, &json!("0002")), "{}", patch.body);
+    let released = key_of(&listed(api, token, "purchase-orders", Some("approved")).await[0]);
+    api.call(Method::PATCH, &format!("/v1/purchase-orders/{released}"), Some(token), Some(r#"{"terms":"0001"}"#))
+        .await
+        .error(422, "INVALID_STATE");
+    let open = key_of(&listed(api, token, "work-orders", Some("open")).await[0]);
+    let status = |to: &str| format!(r#"{{"statusKey":"{to}"}}"#);
+    let path = format!("/v1/work-orders/{open}/status");
+    let moved = api.call(Method::PUT, &path, Some(token), Some(&status("released"))).await;
+    assert_eq!(
+        (moved.status, &moved.body["data"]["statusKey"]),
+        (StatusCode::OK, &json!("released")),
+        "{}",
+        moved.body
+    );
+    api.call(Method::PUT, &path, Some(token), Some(&status("closed"))).await.error(422, "INVALID_STATE");
+    released
+}
+
+#[tokio::test]
+async fn sap_s4hana_syncs_reads_and_writes_over_odata() {
+    let (api, key, tenant, sap) = (Api::new(), account(20), user("S4"), StandIn::of("sap_s4hana"));
+    let (_, token) = credits_move_as_priced(&api, &key, "sap_s4hana", &tenant, "cloud", 4).await;
+    sap.clear(&tenant).await;
+    let orders = full(&api, &token, "purchase-orders").await;
+    full(&api, &token, "work-orders").await;
+    full(&api, &token, "assets").await;
+    let log = sap.requests(&tenant).await;
+    let first_pages = requests(&log, "GET", "A_PurchaseOrder");
+    assert!(first_pages.len() >= 2, "{orders} orders arrive over server-driven pages: {first_pages:?}");
+    assert!(first_pages[1]["query"]["$skiptoken"].is_string(), "the second page is the server's __next link");
+
+    // Reads serve the synced copy in the unified model.
+    let po = api.get("/v1/purchase-orders/4500000001", &token).await;
+    assert_eq!(po.status, StatusCode::OK, "{}", po.body);
+    let po = &po.body["data"];
+    assert!(po["vendorKey"].is_string() && po["lineItems"][0]["quantity"].is_string(), "{po}");
+    assert_eq!(po["remoteData"]["PurchaseOrder"], "4500000001");
+    let live = listed(&api, &token, "purchase-orders", None).await;
+    let all = api.get("/v1/purchase-orders?limit=200&includeDeleted=true", &token).await.body["data"].clone();
+    let deleted: Vec<_> = all.as_array().unwrap().iter().filter(|r| r["deletedAt"].is_string()).collect();
+    assert!(!deleted.is_empty() && live.len() + deleted.len() == all.as_array().unwrap().len());
+    assert!(deleted.iter().all(|r| r["remoteData"]["PurchasingDocumentDeletionCode"] == "L"));
+
+    // A change inside SAP: the incremental sync asks for changes since the mark and gets just it.
+    sap.touch(json!({"tenant": tenant, "entitySet": "A_PurchaseOrder", "key": "4500000002",
+        "changes": {"PaymentTerms": "ZB14"}}))
+        .await;
+    sap.clear(&tenant).await;
+    let run = sync(&api, &token, "purchase-orders", "incremental").await;
+    assert_eq!(counts(&run), [1, 0, 1, 0], "{run}");
+    let log = sap.requests(&tenant).await;
+    let asked = requests(&log, "GET", "A_PurchaseOrder");
+    assert_eq!(asked.len(), 1, "{log:?}");
+    assert!(asked[0]["query"]["$filter"].as_str().unwrap().starts_with("LastChangeDateTime gt datetimeoffset'"));
+    assert_eq!(asked[0]["returned"], 1);
+    assert_eq!(api.get("/v1/purchase-orders/4500000002", &token).await.body["data"]["terms"], "ZB14");
+
+    // Writes go to SAP: a deep insert, a PATCH of an active order, the released-order rule.
+    let create = |vendor: &str| {
+        json!({"vendorKey": vendor, "siteKey": "1010", "currencyKey": "EUR",
+            "lineItems": [{"materialKey": "TG11", "quantity": "5", "price": "12.50"}, {"description": "Gloves", "quantity": "2"}]})
+    };
+    let created = api.post("/v1/purchase-orders", &token, create("17300001")).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let new = &created.body["data"];
+    assert!(key_of(new).starts_with("45") && new["statusKey"] == "draft", "{new}");
+    assert_eq!(new["lineItems"].as_array().unwrap().len(), 2);
+    api.post("/v1/purchase-orders", &token, create("17300009")).await.error(422, "INVALID_VENDOR");
+
+    let released = sap_rules_hold(&api, &token).await;
+
+    let log = sap.requests(&tenant).await;
+    assert!(requests(&log, "POST", "ReleaseMaintenanceOrder").len() == 1, "{log:?}");
+    assert!(requests(&log, "PATCH", &released).is_empty(), "the released order never reached SAP");
+    assert!(log.iter().filter(|r| r["method"] != "GET").all(|r| r["csrf"] == true), "every write carries its token");
+    assert_eq!(sap.violations(&tenant).await, Vec::<Value>::new());
+}
+
+#[tokio::test]
+async fn sap_ecc_names_its_client_and_finds_changes_without_header_timestamps() {
+    let (api, key, tenant, ecc) = (Api::new(), account(20), user("ECC"), StandIn::of("sap_ecc"));
+    let (_, token) = credits_move_as_priced(&api, &key, "sap_ecc", &tenant, "on_prem", 8).await;
+    let orders = full(&api, &token, "purchase-orders").await;
+    full(&api, &token, "work-orders").await;
+
+    // Maintenance orders carry LastChangeDateTime: an incremental sync asks for just the change.
+    ecc.touch(json!({"tenant": tenant, "entitySet": "MaintenanceOrder", "key": "4000001",
+        "changes": {"MaintenanceOrderDesc": "Pump P-101 seal leaks again"}}))
+        .await;
+    ecc.touch(json!({"tenant": tenant, "entitySet": "A_PurchaseOrder", "key": "4500000003",
+        "changes": {"PaymentTerms": "ZB30"}}))
+        .await;
+    ecc.clear(&tenant).await;
+    let run = sync(&api, &token, "work-orders", "incremental").await;
+    assert_eq!(counts(&run), [1, 0, 1, 0], "{run}");
+    // Purchase order headers have no change stamp in ECC: the whole set is read, the content
+    // hashes find the one order that changed.
+    let run = sync(&api, &token, "purchase-orders", "incremental").await;
+    assert_eq!(counts(&run), [orders, 0, 1, 0], "{run}");
+    let log = ecc.requests(&tenant).await;
+    assert!(requests(&log, "GET", "MaintenanceOrder")[0]["query"]["$filter"].is_string());
+    assert!(requests(&log, "GET", "A_PurchaseOrder").iter().all(|r| r["query"].get("$filter").is_none()));
+    assert!(log.iter().all(|r| r["query"]["sap-client"] == "100"), "every request names the client: {log:?}");
+    assert_eq!(api.get("/v1/work-orders/4000001", &token).await.body["data"]["title"], "Pump P-101 seal leaks again");
+
+    let created = api
+        .post(
+            "/v1/purchase-orders",
+            &token,
+            json!({"vendorKey": "17300002", "siteKey": "1710",
+            "lineItems": [{"materialKey": "RM120", "quantity": "40", "uomKey": "KG"}]}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    sap_rules_hold(&api, &token).await;
+    assert_eq!(ecc.violations(&tenant).await, Vec::<Value>::new());
+}
+
+#[tokio::test]
+async fn maximo_syncs_reads_and_writes_over_its_json_api() {
+    let (api, key, tenant, maximo) = (Api::new(), account(20), user("mx"), StandIn::of("ibm_maximo"));
+    let apikey = format!("demo-{tenant}");
+    credits_move_as_priced(&api, &key, "ibm_maximo", &format!("{tenant}-onprem"), "on_prem", 4).await;
+    let (_, token) = credits_move_as_priced(&api, &key, "ibm_maximo", &tenant, "cloud", 2).await;
+    for entity in ["purchase-orders", "work-orders", "assets", "inventories", "vendors", "locations"] {
+        full(&api, &token, entity).await;
+    }
+    let po = &listed(&api, &token, "purchase-orders", None).await[0];
+    assert!(po["orderNo"].is_string() && po["lineItems"].is_array() && po["remoteData"]["href"].is_string(), "{po}");
+
+    // A change inside Maximo: the incremental sync asks by changedate (seconds, inclusive: the
+    // record at the mark may come again, unchanged) and updates just the change.
+    maximo
+        .touch(json!({"tenant": apikey, "objectStructure": "mxapipo", "key": "1002", "changes": {"description": "Urgent: pump seals"}}))
+        .await;
+    maximo.clear(&apikey).await;
+    let run = sync(&api, &token, "purchase-orders", "incremental").await;
+    let [fetched, created, updated, deleted] = counts(&run);
+    assert!((1..=2).contains(&fetched) && (created, updated, deleted) == (0, 1, 0), "{run}");
+    let log = maximo.requests(&apikey).await;
+    let asked = requests(&log, "GET", "mxapipo");
+    assert!(asked[0]["query"]["oslc.where"].as_str().unwrap().starts_with("changedate>=\""), "{log:?}");
+    assert!(asked[0]["returned"].as_u64().unwrap() <= 2);
+    let changed = listed(&api, &token, "purchase-orders", None).await;
+    assert!(changed.iter().any(|r| r["orderNo"] == "1002" && r["title"] == "Urgent: pump seals"));
+
+    // Writes: create, update while awaiting approval, the status change, then the approved rule.
+    let vendor = key_of(&listed(&api, &token, "vendors", Some("active")).await[0]);
+    let vendor = listed(&api, &token, "vendors", None).await.into_iter().find(|v| key_of(v) == vendor).unwrap();
+    let body = |vendor: &Value| {
+        json!({"vendorKey": vendor, "siteKey": "BEDFORD", "title": "Spare bearings",
+            "lineItems": [{"description": "Bearing 6205", "quantity": "4", "price": "12.00"}]})
+    };
+    let created = api.post("/v1/purchase-orders", &token, body(&vendor["code"])).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let new = key_of(&created.body["data"]);
+    assert_eq!(created.body["data"]["statusKey"], "pending_approval");
+    api.post("/v1/purchase-orders", &token, body(&json!("BADVEND"))).await.error(422, "INVALID_VENDOR");
+    let path = format!("/v1/purchase-orders/{new}");
+    let patch = api.call(Method::PATCH, &path, Some(&token), Some(r#"{"title":"Spare bearings, 4 off"}"#)).await;
+    assert_eq!(patch.body["data"]["title"], "Spare bearings, 4 off", "{}", patch.body);
+    let approve =
+        api.call(Method::PUT, &format!("{path}/status"), Some(&token), Some(r#"{"statusKey":"approved"}"#)).await;
+    assert_eq!(approve.body["data"]["statusKey"], "approved", "{}", approve.body);
+    api.call(Method::PATCH, &path, Some(&token), Some(r#"{"title":"too late"}"#)).await.error(422, "INVALID_STATE");
+    let log = maximo.requests(&apikey).await;
+    let writes = requests(&log, "POST", "mxapipo/_");
+    assert!(writes.iter().all(|r| r["headers"]["x-method-override"] == "PATCH"), "{writes:?}");
+    assert!(writes.iter().any(|r| r["query"]["action"] == "wsmethod:changeStatus"), "{writes:?}");
+    assert_eq!(maximo.violations(&apikey).await, Vec::<Value>::new());
+}
+
+#[tokio::test]
+async fn ten_concurrent_sap_connects_on_twenty_credits_make_five_and_disconnects_return_all() {
+    let (api, key) = (std::sync::Arc::new(Api::new()), account(20));
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..10 {
+        let (api, key) = (api.clone(), key.clone());
+        tasks.spawn(async move {
+            let body = demo_connection("sap_s4hana", &user(&format!("C{i}")));
+            api.post("/v1/connections", &key, body).await
+        });
+    }
+    let mut made = Vec::new();
+    while let Some(a) = tasks.join_next().await {
+        let a = a.unwrap();
+        match a.status {
+            StatusCode::CREATED => made.push(a.body["connection"]["id"].as_str().unwrap().to_owned()),
+            _ => drop(a.error(402, "INSUFFICIENT_CREDITS")),
+        }
+    }
+    assert_eq!(made.len(), 5);
+    assert_eq!(api.credits(&key).await["available"], 0);
+    for id in made.iter().chain(made.iter()) {
+        let (api, key, id) = (api.clone(), key.clone(), id.clone());
+        tasks.spawn(async move { api.post(&format!("/v1/connections/{id}/disconnect"), &key, json!({})).await });
+    }
+    while let Some(a) = tasks.join_next().await {
+        assert_eq!(a.unwrap().status, StatusCode::OK);
+    }
+    let credits = api.credits(&key).await;
+    assert_eq!((credits["available"].as_u64(), credits["used"].as_u64()), (Some(20), Some(0)), "{credits}");
+}
+
+#[tokio::test]
+async fn sap_failures_are_retried_or_reported_and_rejected_credentials_require_auth() {
+    let (api, key, tenant, sap) = (Api::new(), account(20), user("F"), StandIn::of("sap_s4hana"));
+    let (id, token) = connect(&api, &key, "sap_s4hana", &tenant, "cloud").await;
+    let order = json!({"vendorKey": "17300003", "siteKey": "1010",
+        "lineItems": [{"materialKey": "TG12", "quantity": "1"}]});
+
+    // A CSRF token SAP no longer accepts: the connector fetches a fresh one and succeeds.
+    sap.faults(&tenant, "A_PurchaseOrder", json!([{"status": 403, "csrf": true}])).await;
+    let created = api.post("/v1/purchase-orders", &token, order.clone()).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let log = sap.requests(&tenant).await;
+    let posts = requests(&log, "POST", "A_PurchaseOrder");
+    assert_eq!(posts.iter().map(|r| r["status"].as_u64().unwrap()).collect::<Vec<_>>(), [403, 201]);
+
+    // 429 with Retry-After and a 503 during a sync: retried, and the run succeeds.
+    sap.clear(&tenant).await;
+    sap.faults(&tenant, "MaintenanceOrder", json!([{"status": 429, "retryAfter": 1}, {"status": 503}])).await;
+    let run = sync(&api, &token, "work-orders", "full").await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let log = sap.requests(&tenant).await;
+    let statuses: Vec<_> =
+        requests(&log, "GET", "MaintenanceOrder").iter().map(|r| r["status"].as_u64().unwrap()).collect();
+    assert_eq!(statuses[..3], [429, 503, 200]);
+
+    // A Retry-After longer than a call waits: the run carries on from its checkpoint that much later.
+    sap.clear(&tenant).await;
+    sap.faults(&tenant, "MaintenanceOrder", json!([{"status": 429, "retryAfter": 6}])).await;
+    let run = sync(&api, &token, "work-orders", "full").await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let log = sap.requests(&tenant).await;
+    let asked = requests(&log, "GET", "MaintenanceOrder");
+    assert_eq!((asked[0]["status"].as_u64(), asked[1]["status"].as_u64()), (Some(429), Some(200)));
+    let waited = chrono::DateTime::parse_from_rfc3339(asked[1]["at"].as_str().unwrap()).unwrap()
+        - chrono::DateTime::parse_from_rfc3339(asked[0]["at"].as_str().unwrap()).unwrap();
+    assert!(waited.num_seconds() >= 6, "waited {waited}");
+
+    // SAP stays unavailable, or asks to be left alone for a minute: 503, nothing written twice.
+    sap.faults(&tenant, "A_PurchaseOrder", json!([{"status": 503}, {"status": 503}, {"status": 503}])).await;
+    let a = api.call_upstream(Method::POST, "/v1/purchase-orders", &token, Some(order.clone())).await;
+    a.error(503, "SYSTEM_UNAVAILABLE");
+    sap.faults(&tenant, "A_PurchaseOrder", json!([{"status": 429, "retryAfter": 60}])).await;
+    let a = api.call_upstream(Method::POST, "/v1/purchase-orders", &token, Some(order.clone())).await;
+    a.error(503, "SYSTEM_UNAVAILABLE");
+    assert!(a.body["error"]["details"][0]["message"].as_str().unwrap().contains("retry after 60 s"), "{}", a.body);
+
+    // SAP rejects the stored credentials during a sync: the connection needs new ones.
+    sap.faults(&tenant, "A_PurchaseOrder", json!([{"status": 401}])).await;
+    let run = sync(&api, &token, "purchase-orders", "full").await;
+    assert_eq!((run["status"].as_str(), run["error"]["code"].as_str()), (Some("failed"), Some("INVALID_CREDENTIALS")));
+    let connection = api.get(&format!("/v1/connections/{id}"), &key).await;
+    assert_eq!(connection.body["connection"]["status"], "auth_required", "{}", connection.body);
+    let events = events_of(&id).await;
+    assert!(events.contains(&"connection.auth_required".to_owned()), "{events:?}");
+    assert_eq!(events.iter().filter(|e| *e == "connection.status_changed").count(), 2, "connected, then auth_required");
+}
+
+/// The types of the events recorded for a connection.
+async fn events_of(connection_id: &str) -> Vec<String> {
+    let aws = aws_config::load_from_env().await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&aws);
+    let items: Vec<_> = dynamo
+        .scan()
+        .table_name(env("EVENTS_TABLE"))
+        .filter_expression("connectionId = :c")
+        .expression_attribute_values(":c", AttributeValue::S(connection_id.to_owned()))
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<_, _>>()
+        .await
+        .unwrap();
+    items.iter().filter_map(|i| i.get("type")?.as_s().ok().cloned()).collect()
+}
