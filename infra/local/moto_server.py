@@ -2,8 +2,9 @@
 
 AWS applies a DynamoDB transaction atomically. moto applies it by snapshotting the tables and
 restoring the snapshot when a condition fails, without a lock, so a failing transaction running
-beside a succeeding one can undo the other's writes. Serialising DynamoDB calls gives the local
-stack the atomicity AWS guarantees; every other service keeps moto's threaded server.
+beside a succeeding one can undo the other's writes, and a stream reader could see the records
+of a transaction that is then rolled back. Serialising DynamoDB and DynamoDB Streams calls gives
+the local stack the atomicity AWS guarantees; every other service keeps moto's threaded server.
 """
 
 import argparse
@@ -20,11 +21,12 @@ from werkzeug.serving import run_simple
 
 
 def serialise_dynamodb(app):
-    """Wraps a WSGI app so that DynamoDB requests run one at a time."""
+    """Wraps a WSGI app so that DynamoDB and DynamoDB Streams requests run one at a time."""
     lock = threading.Lock()
 
     def wrapped(environ, start_response):
-        if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
+        # DynamoDB_20120810.* and DynamoDBStreams_20120810.*
+        if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB"):
             with lock:
                 # Materialise the body inside the lock: the work happens while it is produced.
                 return list(app(environ, start_response))

@@ -274,27 +274,38 @@ def deliver_stream_batch(function, records, stream_arn, args):
         stopping.wait(min(30, 2 ** (retries - 1)))
 
 
+def shard_iterator(streams, stream_arn, shard_id, after):
+    """A fresh iterator of a shard: after the last record handled, or from its start."""
+    position = {"ShardIteratorType": "TRIM_HORIZON"}
+    if after is not None:
+        position = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": after}
+    return streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard_id, **position)["ShardIterator"]
+
+
 def run_stream(streams, stream_arn, function, args):
-    """One stream mapping: reads every shard of the stream in order and feeds the function."""
-    iterators = {}  # shard id -> next iterator (None once the shard is closed and read)
+    """One stream mapping: reads every shard of the stream in order and feeds the function.
+
+    Each read takes a fresh iterator after the last record handled. moto rolls a failed
+    transaction back by replacing the tables it named with copies, stream shards included, so an
+    iterator kept from before would go on reading a shard nobody writes to any more.
+    """
+    handled = {}  # shard id -> sequence number of the last record handled (None: none yet)
     while not stopping.is_set():
         try:
             shards = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"].get("Shards", [])
-            for shard in shards:
-                if shard["ShardId"] not in iterators:
-                    iterators[shard["ShardId"]] = streams.get_shard_iterator(
-                        StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-                    )["ShardIterator"]
             idle = True
-            for shard_id, iterator in list(iterators.items()):
-                if iterator is None:
-                    continue
-                page = streams.get_records(ShardIterator=iterator, Limit=args.batch_size)
-                if page.get("Records"):
+            for shard in shards:
+                shard_id = shard["ShardId"]
+                after = handled.setdefault(shard_id, None)
+                if after is not None and after == shard["SequenceNumberRange"].get("EndingSequenceNumber"):
+                    continue  # closed and read to its end
+                iterator = shard_iterator(streams, stream_arn, shard_id, after)
+                records = streams.get_records(ShardIterator=iterator, Limit=args.batch_size).get("Records", [])
+                if records:
                     idle = False
-                    deliver_stream_batch(function, page["Records"], stream_arn, args)
-                # Moved on only once the batch is handled: after an error the page is read again.
-                iterators[shard_id] = page.get("NextShardIterator")
+                    deliver_stream_batch(function, records, stream_arn, args)
+                    # Moved on only once the batch is handled: after an error it is read again.
+                    handled[shard_id] = records[-1]["dynamodb"]["SequenceNumber"]
             if idle:
                 stopping.wait(STREAM_POLL_SECONDS)
         except Exception as error:  # noqa: BLE001 - moto or the emulator may still be starting
