@@ -16,11 +16,12 @@ use millwright::{
     model::Connection,
     records::{RecordService, Target},
     sync::{Outcome, SyncMessage, SyncMode, SyncRequest, SyncRun, SyncService, SyncStatus, Trigger, Worker},
+    webhooks::AddressPolicy,
 };
 use serde_json::{Value, json};
 use std::{
     collections::BTreeMap,
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, OnceLock},
 };
 use tokio::sync::Semaphore;
 
@@ -56,8 +57,15 @@ impl Default for Source {
     }
 }
 
+/// A moment of the source's history: `minute` minutes after a whole minute ten days ago, so
+/// every record lies inside the connection's 30-day window whenever the tests run.
 fn at(minute: i64) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 1, 8, 0, 0).unwrap() + Duration::minutes(minute)
+    static START: OnceLock<DateTime<Utc>> = OnceLock::new();
+    let start = START.get_or_init(|| {
+        let ten_days_ago = (Utc::now() - Duration::days(10)).timestamp();
+        Utc.timestamp_opt(ten_days_ago - ten_days_ago % 60, 0).unwrap()
+    });
+    *start + Duration::minutes(minute)
 }
 
 impl Source {
@@ -148,7 +156,8 @@ async fn stack() -> Stack {
     let schedule_group = config.sync.schedule_group.clone();
     let backends = Backends::new(config).await;
     let source = Arc::new(Source::default());
-    let connectors = Connectors::standard().with(SYSTEM, Arc::new(TestConnector(source.clone())));
+    let connectors =
+        Connectors::standard(AddressPolicy::default()).with(SYSTEM, Arc::new(TestConnector(source.clone())));
     let connections = backends.connections(connectors.clone());
     let (account, _) = accounts::open(backends.store.as_ref(), 20, None).await.unwrap();
     let request: ConnectRequest = serde_json::from_value(json!({
