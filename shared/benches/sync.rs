@@ -17,6 +17,7 @@ use millwright::{
     entities::{Entity, Record},
     ports::RunScope,
     sync::{SyncMode, SyncRequest, SyncRun, SyncService, Trigger, Worker},
+    webhooks::AddressPolicy,
 };
 use serde_json::json;
 use std::{
@@ -176,7 +177,7 @@ async fn main() {
     let queue = config.sync.queue_url.clone();
     let backends = Backends::new(config).await;
     let source = std::sync::Arc::new(Generated { total, changed: AtomicBool::new(false), calls: AtomicU64::new(0) });
-    let connectors = Connectors::standard().with("sap_s4hana", source.clone());
+    let connectors = Connectors::standard(AddressPolicy::default()).with("sap_s4hana", source.clone());
     let (account, _) = accounts::open(backends.store.as_ref(), 10, None).await.unwrap();
     let request = serde_json::from_value(json!({"system": "sap_s4hana", "settings": {"historicalDays": 3650},
         "credentials": {"baseUrl": "https://s4.example.com", "username": "bench", "password": "bench"}}))

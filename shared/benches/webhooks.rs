@@ -174,7 +174,7 @@ async fn main() {
     let aws = aws_config::load_from_env().await;
     let template = provision::parse(include_str!("../../infra/template.yaml")).unwrap();
     let mut env = provision::provision(&aws, &template, &stack).await.unwrap().env;
-    env.insert("WEBHOOKS_ALLOW_LOCAL".into(), "true".into());
+    env.insert("ALLOW_LOCAL_ADDRESSES".into(), "true".into());
     let config = Config::from_lookup(|k| env.get(k).cloned()).unwrap();
     let queue = config.webhooks.delivery_queue_url.clone();
     let backends = Backends::new(config).await;

@@ -16,6 +16,7 @@ use millwright::{
     model::ConnectionStatus,
     ports::{AccountStore, Disconnected, TokenStore},
     token,
+    webhooks::AddressPolicy,
 };
 use serde_json::json;
 use std::sync::Arc;
@@ -52,7 +53,7 @@ async fn stack() -> Stack {
     let config = Config::from_lookup(|k| env.get(k).cloned()).unwrap();
     let secrets_prefix = config.secrets_prefix.clone();
     let backends = Backends::new(config).await;
-    let mut connectors = Connectors::standard();
+    let mut connectors = Connectors::standard(AddressPolicy::default());
     for system in ["sap_s4hana", "sap_ecc", "ibm_maximo", "upkeep", "fm_systems"] {
         connectors = connectors.with(system, Arc::new(TestConnector));
     }

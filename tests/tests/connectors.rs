@@ -366,3 +366,17 @@ async fn events_of(connection_id: &str) -> Vec<String> {
         .unwrap();
     items.iter().filter_map(|i| i.get("type")?.as_s().ok().cloned()).collect()
 }
+
+#[tokio::test]
+async fn a_base_url_on_an_internal_address_is_refused_before_anything_is_sent_or_charged() {
+    let (api, key) = (Api::new(), account(8));
+    for base in ["https://169.254.169.254", "https://10.0.0.8", "http://sap.example.com", "https://localhost"] {
+        let mut body = demo_connection("sap_s4hana", &user("X"));
+        body["credentials"]["baseUrl"] = json!(base);
+        let a = api.post("/v1/connections", &key, body).await;
+        a.error(400, "INVALID_CREDENTIALS");
+        let detail = a.body["error"]["details"][0]["message"].as_str().unwrap_or_default();
+        assert!(detail.contains("https") || detail.contains("resolves to"), "{base}: {}", a.body);
+    }
+    assert_eq!(api.credits(&key).await["available"], 8);
+}

@@ -10,7 +10,8 @@ use millwright::{
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     http::init_logging();
-    let worker = Backends::from_env().await?.worker(Connectors::standard());
+    let backends = Backends::from_env().await?;
+    let worker = backends.worker(Connectors::standard(backends.policy));
     sqs::serve(|message: SyncMessage, received: sqs::Received| {
         let worker = &worker;
         async move { worker.handle(&message, received.deadline).await.map(|_| ()) }

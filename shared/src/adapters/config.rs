@@ -61,7 +61,8 @@ pub struct SyncSettings {
 pub struct WebhookSettings {
     /// The delivery queue's URL.
     pub delivery_queue_url: String,
-    /// The address rules: `WEBHOOKS_ALLOW_LOCAL=true` is the local-dev switch (127.0.0.1).
+    /// Where outbound calls (webhooks, connectors) may go: `ALLOW_LOCAL_ADDRESSES=true` is the
+    /// local-dev switch (127.0.0.1).
     pub policy: AddressPolicy,
 }
 
@@ -108,7 +109,7 @@ impl Config {
             },
             webhooks: WebhookSettings {
                 delivery_queue_url: var("DELIVERY_QUEUE_URL")?,
-                policy: AddressPolicy { allow_local: lookup("WEBHOOKS_ALLOW_LOCAL").as_deref() == Some("true") },
+                policy: AddressPolicy { allow_local: lookup("ALLOW_LOCAL_ADDRESSES").as_deref() == Some("true") },
             },
         })
     }
@@ -140,7 +141,7 @@ pub struct Backends {
     pub webhooks: Arc<DynamoWebhooks>,
     /// The delivery queue.
     pub deliveries: Arc<SqsQueue>,
-    /// The address rules webhooks follow.
+    /// The address rules outbound calls (webhooks, connectors) follow.
     pub policy: AddressPolicy,
 }
 
@@ -273,7 +274,8 @@ pub struct Services {
 impl Services {
     /// Builds the services from the environment, with the connectors that ship.
     pub async fn from_env() -> Result<Self, MissingSetting> {
-        Ok(Backends::from_env().await?.services(Connectors::standard()))
+        let backends = Backends::from_env().await?;
+        Ok(backends.services(Connectors::standard(backends.policy)))
     }
 
     /// The caller of a request.

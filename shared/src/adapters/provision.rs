@@ -420,7 +420,7 @@ mod tests {
             sources.get("arn:aws:dynamodb:r:1:table/mw-EventsTable/stream/1").map(String::as_str),
             Some("webhook-fanout")
         );
-        assert_eq!(env["WEBHOOKS_ALLOW_LOCAL"], "false");
+        assert_eq!(env["ALLOW_LOCAL_ADDRESSES"], "false");
     }
 
     #[test]

@@ -4,32 +4,16 @@
 //! reaches nothing internal.
 
 use async_trait::async_trait;
-use reqwest::{
-    Client,
-    dns::{Addrs, Name, Resolve, Resolving},
-};
+use reqwest::Client;
 use std::{sync::Arc, time::Duration};
 
 use crate::{
     ports::{PostError, WebhookTransport},
-    webhooks::AddressPolicy,
+    webhooks::{AddressPolicy, GuardedResolver},
 };
 
 /// How long a receiver has to answer.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Resolves host names, refusing any whose addresses are not all allowed.
-struct GuardedResolver(AddressPolicy);
-
-impl Resolve for GuardedResolver {
-    fn resolve(&self, name: Name) -> Resolving {
-        let policy = self.0;
-        Box::pin(async move {
-            let found = policy.lookup(name.as_str(), 0).await?;
-            Ok(Box::new(found.into_iter()) as Addrs)
-        })
-    }
-}
 
 /// Sends webhooks over HTTPS (HTTP to 127.0.0.1 in local-dev mode).
 pub struct HttpTransport {

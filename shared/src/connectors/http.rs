@@ -1,7 +1,9 @@
 //! The HTTP plumbing the real connectors share: one client, per-attempt timeouts, retries with
 //! backoff that honour `Retry-After`, and what a failed exchange means in `ConnectorError` terms.
 //! Connectors build the request (URL, auth, body); this module decides whether and when to try
-//! again, so every system gets the same upstream-failure behaviour.
+//! again, so every system gets the same upstream-failure behaviour. It also decides where
+//! requests may go: https to public addresses only (as for webhooks, checked on the addresses
+//! actually connected to), so a connection's base URL cannot reach internal services.
 
 use std::time::Duration;
 
@@ -9,6 +11,7 @@ use chrono::{DateTime, Utc};
 use reqwest::{RequestBuilder, StatusCode, header::HeaderMap};
 
 use super::ConnectorError;
+use crate::webhooks::{AddressPolicy, GuardedResolver, Refused};
 
 /// How hard a call tries before it gives up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,16 +74,11 @@ impl Answer {
 }
 
 /// The client every connector sends through.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Upstream {
     client: reqwest::Client,
     policy: RetryPolicy,
-}
-
-impl Default for Upstream {
-    fn default() -> Self {
-        Self::new(RetryPolicy::default())
-    }
+    addresses: AddressPolicy,
 }
 
 /// The seconds a `Retry-After` asks for, as a number or an HTTP date.
@@ -91,6 +89,18 @@ fn retry_after(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Duration> {
     }
     let at = DateTime::parse_from_rfc2822(value).ok()?.with_timezone(&Utc);
     Some((at - now).to_std().unwrap_or_default())
+}
+
+/// The address rule that stopped a request, if one did (the resolver refused its host).
+fn refusal(e: &reqwest::Error) -> Option<Refused> {
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        if let Some(refused) = cause.downcast_ref::<Refused>() {
+            return Some(refused.clone());
+        }
+        source = cause.source();
+    }
+    None
 }
 
 /// Whether an answer with this status is worth another attempt, for a request of this kind.
@@ -116,17 +126,24 @@ fn give_up(status: StatusCode, detail: String, retry_after: Option<Duration>) ->
 }
 
 impl Upstream {
+    /// A client under the address rules with the default retries.
+    pub fn new(addresses: AddressPolicy) -> Self {
+        Self::with_retries(addresses, RetryPolicy::default())
+    }
+
     /// A client that keeps no cookies (connections never share a session), follows no
-    /// redirects and ignores proxy settings of the environment.
-    pub fn new(policy: RetryPolicy) -> Self {
+    /// redirects, ignores proxy settings of the environment and resolves host names only to
+    /// addresses the rules allow.
+    pub fn with_retries(addresses: AddressPolicy, policy: RetryPolicy) -> Self {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .timeout(policy.timeout)
+            .dns_resolver(std::sync::Arc::new(GuardedResolver(addresses)))
             .user_agent(concat!("Millwright/", env!("CARGO_PKG_VERSION")))
             .build()
             .unwrap_or_default();
-        Self { client, policy }
+        Self { client, policy, addresses }
     }
 
     /// The client, for connectors to build requests with.
@@ -143,7 +160,18 @@ impl Upstream {
         let mut attempt = 1;
         loop {
             let last = attempt >= self.policy.attempts;
-            let failure = match build().send().await {
+            let request = build().build().map_err(|e| ConnectorError::Upstream(format!("a bad request: {e}")))?;
+            // Address literals never reach the resolver, which checks host names.
+            if let Err(refused) = self.addresses.check_url(request.url().as_str()) {
+                let host = request.url().host_str().unwrap_or_default().to_owned();
+                return Err(ConnectorError::Rejected(format!("{host} {refused}")));
+            }
+            let host = request.url().host_str().unwrap_or_default().to_owned();
+            let sent = self.client.execute(request).await;
+            if let Some(refused) = sent.as_ref().err().and_then(refusal) {
+                return Err(ConnectorError::Rejected(format!("{host} {refused}")));
+            }
+            let failure = match sent {
                 Ok(response) => {
                     let status = response.status();
                     let headers = response.headers().clone();
@@ -205,6 +233,27 @@ mod tests {
         assert_eq!(retry_after(&headers, now), Some(Duration::from_secs(30)));
         headers.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
         assert_eq!(retry_after(&headers, now), None);
+    }
+
+    #[tokio::test]
+    async fn requests_reach_only_public_https_addresses() {
+        let upstream =
+            Upstream::with_retries(AddressPolicy::default(), RetryPolicy { attempts: 1, ..Default::default() });
+        for (url, why) in [
+            ("http://127.0.0.1:9/x", "must use https"),
+            ("https://169.254.169.254/latest/meta-data", "resolves to 169.254.169.254"),
+            ("https://10.1.2.3/sap", "resolves to 10.1.2.3"),
+            ("https://localhost/sap", "resolves to"),
+        ] {
+            let sent = upstream.send(Replay::Safe, || upstream.client().get(url)).await;
+            assert!(matches!(&sent, Err(ConnectorError::Rejected(m)) if m.contains(why)), "{url}: {sent:?}");
+        }
+        let local = Upstream::with_retries(
+            AddressPolicy { allow_local: true },
+            RetryPolicy { attempts: 1, ..Default::default() },
+        );
+        let refused = local.send(Replay::Safe, || local.client().get("http://127.0.0.1:9/x")).await;
+        assert!(matches!(refused, Err(ConnectorError::Upstream(_))), "the local-dev switch lets 127.0.0.1 through");
     }
 
     #[test]

@@ -207,9 +207,9 @@ pub struct Connectors(HashMap<String, Arc<dyn Connector>>);
 
 impl Connectors {
     /// The connectors that ship: the sandbox, SAP S/4HANA, SAP ECC and IBM Maximo, the real
-    /// ones sharing one HTTP client.
-    pub fn standard() -> Self {
-        let upstream = http::Upstream::default();
+    /// ones sharing one HTTP client under the address rules.
+    pub fn standard(addresses: crate::webhooks::AddressPolicy) -> Self {
+        let upstream = http::Upstream::new(addresses);
         Self::default()
             .with(crate::catalog::SANDBOX, Arc::new(sandbox::Sandbox))
             .with("sap_s4hana", Arc::new(sap::Sap::new(upstream.clone(), sap::Flavour::S4Hana)))

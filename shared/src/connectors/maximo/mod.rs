@@ -468,7 +468,7 @@ impl Connector for Maximo {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::connectors::http::RetryPolicy;
+    use crate::{connectors::http::RetryPolicy, webhooks::AddressPolicy};
     use std::{
         io::{Read, Write},
         net::TcpListener,
@@ -526,7 +526,7 @@ mod tests {
 
     fn maximo() -> Maximo {
         let policy = RetryPolicy { attempts: 1, timeout: Duration::from_secs(5), ..RetryPolicy::default() };
-        Maximo::new(Upstream::new(policy))
+        Maximo::new(Upstream::with_retries(AddressPolicy { allow_local: true }, policy))
     }
 
     fn api_key(base: &str) -> Credentials {
@@ -587,7 +587,7 @@ mod tests {
 
     #[test]
     fn next_pages_must_stay_under_the_base_url() {
-        let session = Maximo::new(Upstream::default());
+        let session = Maximo::new(Upstream::new(AddressPolicy::default()));
         let session = session.session(&api_key("http://127.0.0.1:8093/maximo")).unwrap();
         let page = "http://127.0.0.1:8093/maximo/api/os/mxapipo?pageno=2&lean=1";
         assert_eq!(session.own(page).unwrap().as_str(), page);

@@ -619,6 +619,7 @@ impl Connector for Sap {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::webhooks::AddressPolicy;
 
     fn session(client: Option<&str>) -> Session {
         Session {
@@ -632,11 +633,11 @@ mod tests {
     fn first_pages_filter_on_the_change_stamp_where_the_set_has_one() {
         let since = DateTime::parse_from_rfc3339("2026-11-30T10:00:00Z").unwrap().with_timezone(&Utc);
         let po = Set::of(Entity::PurchaseOrders).unwrap();
-        let s4 = Sap::new(Upstream::default(), Flavour::S4Hana);
+        let s4 = Sap::new(Upstream::new(AddressPolicy::default()), Flavour::S4Hana);
         let options: HashMap<_, _> = s4.first_page(&po, Some(since)).into_iter().collect();
         assert_eq!(options["$filter"], "LastChangeDateTime gt datetimeoffset'2026-11-30T10:00:00.000Z'");
         assert_eq!(options["$expand"], "to_PurchaseOrderItem");
-        let ecc = Sap::new(Upstream::default(), Flavour::Ecc);
+        let ecc = Sap::new(Upstream::new(AddressPolicy::default()), Flavour::Ecc);
         let options: HashMap<_, _> = ecc.first_page(&po, Some(since)).into_iter().collect();
         assert!(!options.contains_key("$filter"), "ECC purchase orders have no change stamp");
         assert_eq!(options["$orderby"], "PurchaseOrder asc");
@@ -649,7 +650,7 @@ mod tests {
 
     #[test]
     fn cursors_stay_on_the_system() {
-        let sap = Sap::new(Upstream::default(), Flavour::S4Hana);
+        let sap = Sap::new(Upstream::new(AddressPolicy::default()), Flavour::S4Hana);
         let s = session(None);
         let (url, skip) = sap.follow(&s, "0 https://sap.example.com/sap/opu/odata/sap/X/A?$skiptoken=5").unwrap();
         assert_eq!((url.as_str(), skip), ("https://sap.example.com/sap/opu/odata/sap/X/A?$skiptoken=5", 0));
