@@ -103,10 +103,11 @@ impl SapError {
         }
     }
 
-    /// The text shown to users: code and message.
-    pub fn text(&self) -> String {
+    /// The text shown to users: code and message, or `otherwise` when SAP sent neither (its
+    /// logon errors are HTML pages).
+    pub fn text(&self, otherwise: &str) -> String {
         match (self.code.is_empty(), self.message.is_empty()) {
-            (true, true) => "no error details".into(),
+            (true, true) => otherwise.into(),
             (true, false) => self.message.clone(),
             (false, true) => self.code.clone(),
             (false, false) => format!("{} {}", self.code, self.message),
@@ -134,7 +135,8 @@ fn field_of(property: &str) -> &str {
 /// Turns a SAP error answer into what the connector reports.
 pub fn failure(status: u16, body: &[u8]) -> ConnectorError {
     let error = SapError::parse(body);
-    let text = error.text();
+    let reason = reqwest::StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or("no details");
+    let text = error.text(reason);
     match status {
         401 | 403 => ConnectorError::Rejected(format!("HTTP {status}: {text}")),
         404 => ConnectorError::NotFound,
@@ -197,7 +199,7 @@ mod tests {
         assert!(matches!(status, ConnectorError::Rule { code: ErrorCode::InvalidState, .. }));
         let missing = failure(400, body("MEPO/002", "CompanyCode").as_bytes());
         assert!(matches!(missing, ConnectorError::Rule { code: ErrorCode::InvalidRequest, .. }));
-        assert!(matches!(failure(401, b"<html>"), ConnectorError::Rejected(_)));
+        assert_eq!(failure(401, b"<html>"), ConnectorError::Rejected("HTTP 401: Unauthorized".into()));
         assert_eq!(failure(404, b""), ConnectorError::NotFound);
         assert!(
             matches!(failure(500, body("X/1", "").as_bytes()), ConnectorError::Upstream(m) if m.contains("X/1 text"))
