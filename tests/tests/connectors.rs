@@ -380,3 +380,47 @@ async fn a_base_url_on_an_internal_address_is_refused_before_anything_is_sent_or
     }
     assert_eq!(api.credits(&key).await["available"], 8);
 }
+
+#[tokio::test]
+async fn sap_oauth_client_credentials_and_maximo_maxauth_sign_in_too() {
+    let (api, key) = (Api::new(), account(20));
+    // SAP with an OAuth 2.0 client instead of a user: the stand-in's token endpoint issues it.
+    let client = user("OAUTH");
+    let mut body = demo_connection("sap_s4hana", &client);
+    let credentials = body["credentials"].as_object_mut().unwrap();
+    let origin = env("MILLWRIGHT_STANDIN_SAP_S4HANA");
+    for field in ["username", "password"] {
+        credentials.remove(field);
+    }
+    credentials.insert("clientId".into(), json!(client));
+    credentials.insert("clientSecret".into(), json!("Millwright-Demo-1"));
+    credentials.insert("tokenUrl".into(), json!(format!("{origin}/oauth/token")));
+    let mut wrong = body.clone();
+    wrong["credentials"]["clientSecret"] = json!("guess");
+    api.post("/v1/connections", &key, wrong).await.error(400, "INVALID_CREDENTIALS");
+    let a = api.post("/v1/connections", &key, body).await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+    let token = a.body["token"].as_str().unwrap().to_owned();
+    full(&api, &token, "work-orders").await;
+    let log = StandIn::of("sap_s4hana").requests(&client).await;
+    assert!(log.iter().any(|r| r["path"] == "/oauth/token"), "{log:?}");
+
+    // ECC needs its client number: the catalogue says so, and the API asks before SAP is asked.
+    let mut ecc = demo_connection("sap_ecc", &user("ECC"));
+    ecc["credentials"].as_object_mut().unwrap().remove("sapClient");
+    let refused = api.post("/v1/connections", &key, ecc).await;
+    assert_eq!(refused.error(400, "INVALID_REQUEST").body["error"]["details"][0]["field"], "credentials.sapClient");
+
+    // Maximo with a user and password (maxauth) instead of an API key.
+    let person = user("maxuser");
+    let mut body = demo_connection("ibm_maximo", &person);
+    let credentials = body["credentials"].as_object_mut().unwrap();
+    credentials.remove("apiKey");
+    credentials.insert("username".into(), json!(person));
+    credentials.insert("password".into(), json!("Millwright-Demo-1"));
+    let a = api.post("/v1/connections", &key, body).await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+    full(&api, a.body["token"].as_str().unwrap(), "vendors").await;
+    assert!(!StandIn::of("ibm_maximo").requests(&person).await.is_empty(), "the user is the tenant");
+    assert_eq!(api.credits(&key).await["available"], 20 - 4 - 2);
+}
