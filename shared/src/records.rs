@@ -14,7 +14,7 @@ use crate::{
     connectors::{Connector, ConnectorError, Connectors, Credentials, ListQuery, Page},
     entities::{Entity, Record},
     error::{ApiError, ErrorCode},
-    ports::{Claim, IdempotencyStore, RecordStore, SecretStore, StoreError, StoredResponse},
+    ports::{Claim, ConnectionStore, IdempotencyStore, RecordStore, SecretStore, StoreError, StoredResponse},
     sync::{StoredRecord, partition},
 };
 
@@ -99,18 +99,21 @@ pub struct RecordService {
     idempotency: Arc<dyn IdempotencyStore>,
     synced: Arc<dyn RecordStore>,
     secrets: Arc<dyn SecretStore>,
+    connections: Arc<dyn ConnectionStore>,
 }
 
 impl RecordService {
-    /// Wires the service to its connectors, idempotency store, synced records and the secrets
-    /// that hold connections' credentials.
+    /// Wires the service to its connectors, idempotency store, synced records, the secrets
+    /// that hold connections' credentials, and the connections (marked `auth_required` when
+    /// their system rejects those credentials).
     pub fn new(
         connectors: Connectors,
         idempotency: Arc<dyn IdempotencyStore>,
         synced: Arc<dyn RecordStore>,
         secrets: Arc<dyn SecretStore>,
+        connections: Arc<dyn ConnectionStore>,
     ) -> Self {
-        Self { connectors, idempotency, synced, secrets }
+        Self { connectors, idempotency, synced, secrets, connections }
     }
 
     fn connector(&self, system: &str) -> Result<Arc<dyn Connector>, ApiError> {
@@ -227,7 +230,21 @@ impl RecordService {
         }
     }
 
+    /// Carries a write out; when the system rejects the stored credentials, the connection
+    /// becomes `auth_required` (with its events) as it does when a sync meets them.
     async fn execute(&self, target: Target<'_>, entity: Entity, write: &Write) -> Result<(u16, Value), ApiError> {
+        let result = self.send(target, entity, write).await;
+        if let Err(e) = &result
+            && e.code == ErrorCode::InvalidCredentials
+        {
+            let reason = e.details.first().map_or(e.message.as_str(), |d| d.message.as_str());
+            self.connections.require_auth(target.account_id, target.connection_id, reason).await.map_err(storage)?;
+        }
+        result
+    }
+
+    /// The write itself: checked against the capabilities, then the system asked.
+    async fn send(&self, target: Target<'_>, entity: Entity, write: &Write) -> Result<(u16, Value), ApiError> {
         let connector = self.connector(target.system)?;
         let caps = connector.capabilities().of(entity);
         // Refused writes need no credentials; the rest do.

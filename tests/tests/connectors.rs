@@ -424,3 +424,16 @@ async fn sap_oauth_client_credentials_and_maximo_maxauth_sign_in_too() {
     assert!(!StandIn::of("ibm_maximo").requests(&person).await.is_empty(), "the user is the tenant");
     assert_eq!(api.credits(&key).await["available"], 20 - 4 - 2);
 }
+
+#[tokio::test]
+async fn credentials_rejected_on_a_write_also_require_auth() {
+    let (api, key, tenant, sap) = (Api::new(), account(4), user("W"), StandIn::of("sap_s4hana"));
+    let (id, token) = connect(&api, &key, "sap_s4hana", &tenant, "cloud").await;
+    sap.faults(&tenant, "A_PurchaseOrder", json!([{"status": 401}])).await;
+    let order =
+        json!({"vendorKey": "17300001", "siteKey": "1010", "lineItems": [{"materialKey": "TG11", "quantity": "1"}]});
+    api.post("/v1/purchase-orders", &token, order).await.error(400, "INVALID_CREDENTIALS");
+    let connection = api.get(&format!("/v1/connections/{id}"), &key).await;
+    assert_eq!(connection.body["connection"]["status"], "auth_required", "{}", connection.body);
+    assert!(events_of(&id).await.contains(&"connection.auth_required".to_owned()));
+}

@@ -246,6 +246,7 @@ impl Backends {
                 self.idempotency.clone(),
                 self.records.clone(),
                 self.secrets.clone(),
+                self.store.clone(),
             ),
             syncs: self.syncs(connectors.clone()),
             webhooks: self.webhooks(),
