@@ -582,6 +582,15 @@ def test_update_answers_the_record_and_bumps_changedate_and_rowstamp(client, ten
     assert dated.json["orderdate"] == "2026-11-30T08:00:00+00:00", "date-times are kept in Maximo's form"
 
 
+def test_a_change_based_on_a_stale_rowstamp_is_refused(client, tenant):
+    read = client.record(tenant, "mxapipo", PO_1002)["_rowstamp"]
+    fresh = client.patch(tenant, "mxapipo", PO_1002, {"description": "First"}, {"if-match": read, "properties": "*"})
+    assert fresh.status == 200, fresh
+    stale = client.patch(tenant, "mxapipo", PO_1002, {"description": "Second"}, {"if-match": read})
+    assert_refused(stale, 412, "BMXAA8229W")
+    assert client.record(tenant, "mxapipo", PO_1002)["description"] == "First", "the stale change was not applied"
+
+
 def test_lines_merge_by_polinenum_or_are_replaced(client, tenant):
     before = client.record(tenant, "mxapipo", PO_1002)["poline"]
     assert len(before) == 2

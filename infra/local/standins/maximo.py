@@ -74,6 +74,7 @@ INVALID_VENDOR = "BMXAA4155E"
 INVALID_STATUS = "BMXAA4590E"
 INVALID_LOCATION = "BMXAA2661E"
 EXISTS = "BMXAA4129E"
+CHANGED_MEANWHILE = "BMXAA8229W"  # "… has been updated by another user", on a stale If-Match
 NOT_ALLOWED = "BMXAA0024E"
 UNKNOWN_ERROR = "BMXAA4214E"
 PLUS_HINT = " (a '+' that is not URL-encoded arrives as a space)"
@@ -986,7 +987,7 @@ class ControlError(Exception):
         self.status = status
 
 
-LOGGED_HEADERS = ("x-method-override", "patchtype", "properties")
+LOGGED_HEADERS = ("x-method-override", "patchtype", "properties", "if-match")
 FAULT_FORM = 'responses must be a non-empty list of {"status": 400-599, "retryAfter"?: seconds} or {"delaySeconds": seconds}'
 
 
@@ -1194,6 +1195,11 @@ class Handler(BaseHTTPRequestHandler):
         if (override is None and action is None) or (override is not None and override.upper() != "PATCH"):
             raise misuse("A POST on a record needs x-method-override: PATCH (or ?action=wsmethod:changeStatus).")
         select = self.properties(structure)
+        # Optimistic locking as Maximo does it: If-Match names the _rowstamp the writer read.
+        expected = self.headers.get("if-match")
+        if expected is not None and expected.strip('"') != str(record["_rowstamp"]):
+            raise Refusal(412, CHANGED_MEANWHILE, f"Record {structure.mbo} has been updated by another user. "
+                          "Refresh the record and try again.")
         if action is None:
             patchtype = self.headers.get("patchtype")
             if not structure.updatable:

@@ -31,6 +31,8 @@ const PAGE_SIZE: &str = "100";
 const MEMO: &str = "Changed through Millwright";
 /// Asks Maximo to answer a write with the whole record.
 const PROPERTIES: (&str, &str) = ("properties", "*");
+/// Carries the `_rowstamp` a change was based on (optimistic locking).
+const IF_MATCH: &str = "if-match";
 /// Makes a POST an update (Maximo's HTTP method tunnel).
 const PATCH: (&str, &str) = ("x-method-override", "PATCH");
 /// Keeps the attributes (and child lines) an update does not mention.
@@ -118,6 +120,8 @@ fn failure(answer: &Answer) -> ConnectorError {
     match answer.status {
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => ConnectorError::Rejected(message),
         StatusCode::NOT_FOUND => ConnectorError::NotFound,
+        // A stale If-Match: the record changed in Maximo since it was read.
+        StatusCode::PRECONDITION_FAILED => rule(ErrorCode::Conflict, None),
         StatusCode::BAD_REQUEST => match code {
             // An approved purchase order changes only through a revision; a status change the
             // record's status does not allow.
@@ -228,6 +232,18 @@ impl Session<'_> {
         let Some(found) = self.read(url, shape.structure).await? else { return Ok(None) };
         let member = found.as_object().ok_or_else(|| not_a_record(shape))?;
         Ok(Some(shape.record(key_of(member).unwrap_or(key), member)))
+    }
+
+    /// The `_rowstamp` of a record as it is now: a change sends it as `If-Match`, so Maximo
+    /// refuses it (412) when someone changed the record in between, instead of losing their change.
+    async fn rowstamp(&self, shape: &Shape, key: &str) -> Result<String, ConnectorError> {
+        let url = self.url(shape, Some(key), &[LEAN, ALL])?;
+        let found = self.read(url, shape.structure).await?.ok_or(ConnectorError::NotFound)?;
+        match &found["_rowstamp"] {
+            Value::String(s) => Ok(s.clone()),
+            Value::Number(n) => Ok(n.to_string()),
+            _ => Err(not_a_record(shape)),
+        }
     }
 
     /// The record a write produced: as Maximo answered it, or read again under `key` when the
@@ -445,7 +461,9 @@ impl Connector for Maximo {
         let shape = writable_record(entity, key)?;
         let body = Value::Object(shape.body(patch)?);
         let session = self.session(credentials)?;
-        let answer = session.write(session.url(shape, Some(key), &[LEAN])?, &[PATCH, MERGE, PROPERTIES], &body).await?;
+        let read = session.rowstamp(shape, key).await?;
+        let headers = [PATCH, MERGE, PROPERTIES, (IF_MATCH, read.as_str())];
+        let answer = session.write(session.url(shape, Some(key), &[LEAN])?, &headers, &body).await?;
         session.written(shape, &answer, Some(key)).await
     }
 
@@ -460,7 +478,8 @@ impl Connector for Maximo {
         let body = json!({"status": shape.maximo_status(status), "memo": MEMO});
         let session = self.session(credentials)?;
         let url = session.url(shape, Some(key), &[("action", "wsmethod:changeStatus"), LEAN])?;
-        let answer = session.write(url, &[PATCH, PROPERTIES], &body).await?;
+        let read = session.rowstamp(shape, key).await?;
+        let answer = session.write(url, &[PATCH, PROPERTIES, (IF_MATCH, read.as_str())], &body).await?;
         session.written(shape, &answer, Some(key)).await
     }
 }
@@ -742,11 +761,17 @@ mod tests {
         let (base, done) = serve(|base| {
             vec![
                 (201, Vec::new(), po_member(base, key, "WAPPR").to_string()),
+                // Each change reads the record's _rowstamp first.
+                ok(po_member(base, key, "WAPPR")),
+                ok(po_member(base, key, "WAPPR")),
                 ok(po_member(base, key, "WAPPR")),
                 // The status action answers nothing: the record is read again.
                 (200, Vec::new(), String::new()),
                 ok(po_member(base, key, "APPR")),
+                ok(po_member(base, key, "APPR")),
                 maximo_error(400, "BMXAA4179E", "BMXAA4179E - PO 1022 is approved; revise it."),
+                ok(po_member(base, key, "APPR")),
+                maximo_error(412, "BMXAA8229W", "Record MXAPIPO has been updated by another user."),
             ]
         });
         let credentials = api_key(&base);
@@ -762,6 +787,9 @@ mod tests {
         let refused =
             maximo.update(&credentials, Entity::PurchaseOrders, key, patch.as_object().unwrap()).await.unwrap_err();
         assert!(matches!(refused, ConnectorError::Rule { code: ErrorCode::InvalidState, .. }));
+        let stale =
+            maximo.update(&credentials, Entity::PurchaseOrders, key, patch.as_object().unwrap()).await.unwrap_err();
+        assert!(matches!(stale, ConnectorError::Rule { code: ErrorCode::Conflict, .. }), "{stale:?}");
         assert_eq!(
             maximo.update(&credentials, Entity::PurchaseOrders, "1022", patch.as_object().unwrap()).await,
             Err(ConnectorError::NotFound)
@@ -775,21 +803,21 @@ mod tests {
             body_of(&requests[0]),
             json!({"vendor": "KENNEDY", "siteid": "BEDFORD", "poline": [{"itemnum": "900810", "orderqty": 3}]})
         );
-        assert_eq!(request_line(&requests[1]), format!("POST /maximo/api/os/mxapipo/{key}?lean=1 HTTP/1.1"));
-        for header in ["x-method-override: PATCH", "patchtype: MERGE", "properties: *"] {
-            assert!(requests[1].contains(&format!("{header}\r\n")), "{header}");
+        let read = format!("GET /maximo/api/os/mxapipo/{key}?lean=1&oslc.select=* HTTP/1.1");
+        assert_eq!(request_line(&requests[1]), read);
+        assert_eq!(request_line(&requests[2]), format!("POST /maximo/api/os/mxapipo/{key}?lean=1 HTTP/1.1"));
+        for header in ["x-method-override: PATCH", "patchtype: MERGE", "properties: *", "if-match: 1"] {
+            assert!(requests[2].contains(&format!("{header}\r\n")), "{header}");
         }
-        assert_eq!(body_of(&requests[1]), json!({"description": "Seals", "requireddate": "2026-12-10T08:00:00+00:00"}));
+        assert_eq!(body_of(&requests[2]), json!({"description": "Seals", "requireddate": "2026-12-10T08:00:00+00:00"}));
         assert_eq!(
-            request_line(&requests[2]),
+            request_line(&requests[4]),
             format!("POST /maximo/api/os/mxapipo/{key}?action=wsmethod:changeStatus&lean=1 HTTP/1.1")
         );
-        assert!(requests[2].contains("x-method-override: PATCH\r\n") && !requests[2].contains("patchtype"));
-        assert_eq!(body_of(&requests[2]), json!({"status": "APPR", "memo": "Changed through Millwright"}));
-        assert_eq!(
-            request_line(&requests[3]),
-            format!("GET /maximo/api/os/mxapipo/{key}?lean=1&oslc.select=* HTTP/1.1")
-        );
+        assert!(requests[4].contains("x-method-override: PATCH\r\n") && !requests[4].contains("patchtype"));
+        assert!(requests[4].contains("if-match: 1\r\n"));
+        assert_eq!(body_of(&requests[4]), json!({"status": "APPR", "memo": "Changed through Millwright"}));
+        assert_eq!(request_line(&requests[5]), read);
     }
 
     #[tokio::test]
