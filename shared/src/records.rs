@@ -270,18 +270,21 @@ impl RecordService {
             Write::Create(body) => (201, connector.create(credentials, entity, body).await.map_err(fail)?),
             Write::Update(key, patch) => {
                 caps.require(Operation::Update)?;
-                caps.check_update(patch, &current(key).await?)?;
-                (200, connector.update(credentials, entity, key, patch).await.map_err(fail)?)
+                let current = current(key).await?;
+                caps.check_update(patch, &current)?;
+                (200, connector.update(credentials, entity, &current, patch).await.map_err(fail)?)
             }
             Write::ChangeStatus(key, to) => {
                 caps.require(Operation::ChangeStatus)?;
-                caps.check_status(&current(key).await?, to)?;
-                (200, connector.change_status(credentials, entity, key, to).await.map_err(fail)?)
+                let current = current(key).await?;
+                caps.check_status(&current, to)?;
+                (200, connector.change_status(credentials, entity, &current, to).await.map_err(fail)?)
             }
             Write::Delete(key) => {
                 caps.require(Operation::Delete)?;
-                caps.check_delete(&current(key).await?)?;
-                (200, connector.delete(credentials, entity, key).await.map_err(fail)?)
+                let current = current(key).await?;
+                caps.check_delete(&current)?;
+                (200, connector.delete(credentials, entity, &current).await.map_err(fail)?)
             }
         };
         if !connector.live_reads() {

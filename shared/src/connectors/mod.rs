@@ -173,32 +173,45 @@ pub trait Connector: Send + Sync {
         Err(ConnectorError::Unsupported)
     }
 
-    /// Changes fields of a record; answers the record after the change.
+    /// Changes fields of a record; answers the record after the change. `current` is the record
+    /// as `get` just answered it, the one the state rules were checked against: a connector may
+    /// protect the change with its version.
     async fn update(
         &self,
         _credentials: &Credentials,
         _entity: Entity,
-        _key: &str,
+        _current: &Record,
         _patch: &Record,
     ) -> Result<Record, ConnectorError> {
         Err(ConnectorError::Unsupported)
     }
 
-    /// Moves a record to a status; answers the record after the change.
+    /// Moves a record (`current`, as for `update`) to a status; answers the record after the change.
     async fn change_status(
         &self,
         _credentials: &Credentials,
         _entity: Entity,
-        _key: &str,
+        _current: &Record,
         _status: &str,
     ) -> Result<Record, ConnectorError> {
         Err(ConnectorError::Unsupported)
     }
 
-    /// Deletes a record (softly, where the system keeps it); answers the record as it ends.
-    async fn delete(&self, _credentials: &Credentials, _entity: Entity, _key: &str) -> Result<Record, ConnectorError> {
+    /// Deletes a record (`current`, as for `update`), softly where the system keeps it; answers
+    /// the record as it ends.
+    async fn delete(
+        &self,
+        _credentials: &Credentials,
+        _entity: Entity,
+        _current: &Record,
+    ) -> Result<Record, ConnectorError> {
         Err(ConnectorError::Unsupported)
     }
+}
+
+/// The key of a record a connector answered.
+pub fn key_of(record: &Record) -> &str {
+    record.get("key").and_then(Value::as_str).unwrap_or_default()
 }
 
 /// The connectors available, by system id.

@@ -17,6 +17,7 @@ use url::Url;
 use super::{
     Changes, Connector, ConnectorError, Credentials,
     http::{Answer, Replay, Upstream},
+    key_of as key_of_record,
 };
 use crate::{
     capabilities::{Capabilities, EntityCapabilities, FieldRule, Operation, StateRule},
@@ -234,18 +235,6 @@ impl Session<'_> {
         Ok(Some(shape.record(key_of(member).unwrap_or(key), member)))
     }
 
-    /// The `_rowstamp` of a record as it is now: a change sends it as `If-Match`, so Maximo
-    /// refuses it (412) when someone changed the record in between, instead of losing their change.
-    async fn rowstamp(&self, shape: &Shape, key: &str) -> Result<String, ConnectorError> {
-        let url = self.url(shape, Some(key), &[LEAN, ALL])?;
-        let found = self.read(url, shape.structure).await?.ok_or(ConnectorError::NotFound)?;
-        match &found["_rowstamp"] {
-            Value::String(s) => Ok(s.clone()),
-            Value::Number(n) => Ok(n.to_string()),
-            _ => Err(not_a_record(shape)),
-        }
-    }
-
     /// The record a write produced: as Maximo answered it, or read again under `key` when the
     /// answer does not carry it (an empty body, or an action's own result).
     async fn written(&self, shape: &Shape, answer: &Answer, key: Option<&str>) -> Result<Record, ConnectorError> {
@@ -260,6 +249,17 @@ impl Session<'_> {
         })?;
         self.record(shape, key).await?.ok_or(ConnectorError::NotFound)
     }
+}
+
+/// The `_rowstamp` of the record a change is based on (as Maximo sent it, in `remoteData`): the
+/// change sends it as `If-Match`, so Maximo refuses it (412) when someone changed the record since
+/// it was read — and its state rules checked — instead of overwriting their change.
+fn rowstamp<'a>(current: &'a Record, shape: &Shape) -> Result<&'a str, ConnectorError> {
+    current
+        .get("remoteData")
+        .and_then(|r| r.get("_rowstamp"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| not_a_record(shape))
 }
 
 /// The error of an answer that should have been a record and is not.
@@ -455,14 +455,15 @@ impl Connector for Maximo {
         &self,
         credentials: &Credentials,
         entity: Entity,
-        key: &str,
+        current: &Record,
         patch: &Record,
     ) -> Result<Record, ConnectorError> {
+        let key = key_of_record(current);
         let shape = writable_record(entity, key)?;
         let body = Value::Object(shape.body(patch)?);
         let session = self.session(credentials)?;
-        let read = session.rowstamp(shape, key).await?;
-        let headers = [PATCH, MERGE, PROPERTIES, (IF_MATCH, read.as_str())];
+        let read = rowstamp(current, shape)?;
+        let headers = [PATCH, MERGE, PROPERTIES, (IF_MATCH, read)];
         let answer = session.write(session.url(shape, Some(key), &[LEAN])?, &headers, &body).await?;
         session.written(shape, &answer, Some(key)).await
     }
@@ -471,15 +472,15 @@ impl Connector for Maximo {
         &self,
         credentials: &Credentials,
         entity: Entity,
-        key: &str,
+        current: &Record,
         status: &str,
     ) -> Result<Record, ConnectorError> {
+        let key = key_of_record(current);
         let shape = writable_record(entity, key)?;
         let body = json!({"status": shape.maximo_status(status), "memo": MEMO});
         let session = self.session(credentials)?;
         let url = session.url(shape, Some(key), &[("action", "wsmethod:changeStatus"), LEAN])?;
-        let read = session.rowstamp(shape, key).await?;
-        let answer = session.write(url, &[PATCH, PROPERTIES, (IF_MATCH, read.as_str())], &body).await?;
+        let answer = session.write(url, &[PATCH, PROPERTIES, (IF_MATCH, rowstamp(current, shape)?)], &body).await?;
         session.written(shape, &answer, Some(key)).await
     }
 }
@@ -761,16 +762,11 @@ mod tests {
         let (base, done) = serve(|base| {
             vec![
                 (201, Vec::new(), po_member(base, key, "WAPPR").to_string()),
-                // Each change reads the record's _rowstamp first.
-                ok(po_member(base, key, "WAPPR")),
-                ok(po_member(base, key, "WAPPR")),
                 ok(po_member(base, key, "WAPPR")),
                 // The status action answers nothing: the record is read again.
                 (200, Vec::new(), String::new()),
                 ok(po_member(base, key, "APPR")),
-                ok(po_member(base, key, "APPR")),
                 maximo_error(400, "BMXAA4179E", "BMXAA4179E - PO 1022 is approved; revise it."),
-                ok(po_member(base, key, "APPR")),
                 maximo_error(412, "BMXAA8229W", "Record MXAPIPO has been updated by another user."),
             ]
         });
@@ -781,17 +777,19 @@ mod tests {
         let created = maximo.create(&credentials, Entity::PurchaseOrders, order.as_object().unwrap()).await.unwrap();
         assert_eq!((created["key"].as_str(), created["statusKey"].as_str()), (Some(key), Some("pending_approval")));
         let patch = json!({"title": "Seals", "dueAt": "2026-12-10T08:00:00Z"});
-        maximo.update(&credentials, Entity::PurchaseOrders, key, patch.as_object().unwrap()).await.unwrap();
-        let approved = maximo.change_status(&credentials, Entity::PurchaseOrders, key, "approved").await.unwrap();
+        let patch = patch.as_object().unwrap();
+        // Changes are based on the record as read: its _rowstamp ("1") goes out as If-Match.
+        maximo.update(&credentials, Entity::PurchaseOrders, &created, patch).await.unwrap();
+        let approved = maximo.change_status(&credentials, Entity::PurchaseOrders, &created, "approved").await.unwrap();
         assert_eq!(approved["statusKey"], "approved");
-        let refused =
-            maximo.update(&credentials, Entity::PurchaseOrders, key, patch.as_object().unwrap()).await.unwrap_err();
+        let refused = maximo.update(&credentials, Entity::PurchaseOrders, &approved, patch).await.unwrap_err();
         assert!(matches!(refused, ConnectorError::Rule { code: ErrorCode::InvalidState, .. }));
-        let stale =
-            maximo.update(&credentials, Entity::PurchaseOrders, key, patch.as_object().unwrap()).await.unwrap_err();
+        let stale = maximo.update(&credentials, Entity::PurchaseOrders, &approved, patch).await.unwrap_err();
         assert!(matches!(stale, ConnectorError::Rule { code: ErrorCode::Conflict, .. }), "{stale:?}");
+        let mut unkeyed = created.clone();
+        unkeyed.insert("key".into(), json!("1022"));
         assert_eq!(
-            maximo.update(&credentials, Entity::PurchaseOrders, "1022", patch.as_object().unwrap()).await,
+            maximo.update(&credentials, Entity::PurchaseOrders, &unkeyed, patch).await,
             Err(ConnectorError::NotFound)
         );
         assert_eq!(maximo.create(&credentials, Entity::Assets, &Record::new()).await, Err(ConnectorError::Unsupported));
@@ -803,21 +801,22 @@ mod tests {
             body_of(&requests[0]),
             json!({"vendor": "KENNEDY", "siteid": "BEDFORD", "poline": [{"itemnum": "900810", "orderqty": 3}]})
         );
-        let read = format!("GET /maximo/api/os/mxapipo/{key}?lean=1&oslc.select=* HTTP/1.1");
-        assert_eq!(request_line(&requests[1]), read);
-        assert_eq!(request_line(&requests[2]), format!("POST /maximo/api/os/mxapipo/{key}?lean=1 HTTP/1.1"));
+        assert_eq!(request_line(&requests[1]), format!("POST /maximo/api/os/mxapipo/{key}?lean=1 HTTP/1.1"));
         for header in ["x-method-override: PATCH", "patchtype: MERGE", "properties: *", "if-match: 1"] {
-            assert!(requests[2].contains(&format!("{header}\r\n")), "{header}");
+            assert!(requests[1].contains(&format!("{header}\r\n")), "{header}");
         }
-        assert_eq!(body_of(&requests[2]), json!({"description": "Seals", "requireddate": "2026-12-10T08:00:00+00:00"}));
+        assert_eq!(body_of(&requests[1]), json!({"description": "Seals", "requireddate": "2026-12-10T08:00:00+00:00"}));
         assert_eq!(
-            request_line(&requests[4]),
+            request_line(&requests[2]),
             format!("POST /maximo/api/os/mxapipo/{key}?action=wsmethod:changeStatus&lean=1 HTTP/1.1")
         );
-        assert!(requests[4].contains("x-method-override: PATCH\r\n") && !requests[4].contains("patchtype"));
-        assert!(requests[4].contains("if-match: 1\r\n"));
-        assert_eq!(body_of(&requests[4]), json!({"status": "APPR", "memo": "Changed through Millwright"}));
-        assert_eq!(request_line(&requests[5]), read);
+        assert!(requests[2].contains("x-method-override: PATCH\r\n") && !requests[2].contains("patchtype"));
+        assert!(requests[2].contains("if-match: 1\r\n"));
+        assert_eq!(body_of(&requests[2]), json!({"status": "APPR", "memo": "Changed through Millwright"}));
+        assert_eq!(
+            request_line(&requests[3]),
+            format!("GET /maximo/api/os/mxapipo/{key}?lean=1&oslc.select=* HTTP/1.1")
+        );
     }
 
     #[tokio::test]

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
-use super::{Changes, Connector, ConnectorError, Credentials, ListQuery, Page};
+use super::{Changes, Connector, ConnectorError, Credentials, ListQuery, Page, key_of};
 use crate::{
     capabilities::{Capabilities, EntityCapabilities, FieldRule, Operation, StateRule, Status},
     entities::{Entity, Record},
@@ -356,10 +356,10 @@ impl Connector for Sandbox {
         &self,
         _: &Credentials,
         entity: Entity,
-        key: &str,
+        current_record: &Record,
         patch: &Record,
     ) -> Result<Record, ConnectorError> {
-        let mut record = current(entity, key)?;
+        let mut record = current(entity, key_of(current_record))?;
         record.extend(patch.clone());
         Ok(touched(record))
     }
@@ -368,16 +368,16 @@ impl Connector for Sandbox {
         &self,
         _: &Credentials,
         entity: Entity,
-        key: &str,
+        current_record: &Record,
         status: &str,
     ) -> Result<Record, ConnectorError> {
-        let mut record = current(entity, key)?;
+        let mut record = current(entity, key_of(current_record))?;
         record.insert("statusKey".into(), status.into());
         Ok(touched(record))
     }
 
-    async fn delete(&self, _: &Credentials, entity: Entity, key: &str) -> Result<Record, ConnectorError> {
-        let mut record = touched(current(entity, key)?);
+    async fn delete(&self, _: &Credentials, entity: Entity, current_record: &Record) -> Result<Record, ConnectorError> {
+        let mut record = touched(current(entity, key_of(current_record))?);
         record.insert("deletedAt".into(), record["updatedAt"].clone());
         Ok(record)
     }

@@ -27,6 +27,7 @@ use std::{
 use super::{
     Changes, Connector, ConnectorError, Credentials,
     http::{Answer, Replay, Upstream},
+    key_of,
 };
 use crate::{
     capabilities::{Capabilities, EntityCapabilities, FieldRule, Operation, StateRule, Status},
@@ -556,9 +557,10 @@ impl Connector for Sap {
         &self,
         credentials: &Credentials,
         entity: Entity,
-        key: &str,
+        current: &Record,
         patch: &Record,
     ) -> Result<Record, ConnectorError> {
+        let key = key_of(current);
         let (set, fields) = match entity {
             Entity::PurchaseOrders => (Set::of(entity), &mapping::PO_HEADER_FIELDS[..]),
             Entity::WorkOrders => (Set::of(entity), &mapping::WO_FIELDS[..]),
@@ -579,14 +581,17 @@ impl Connector for Sap {
         &self,
         credentials: &Credentials,
         entity: Entity,
-        key: &str,
+        current: &Record,
         status: &str,
     ) -> Result<Record, ConnectorError> {
         if entity != Entity::WorkOrders {
             return Err(ConnectorError::Unsupported);
         }
+        let key = key_of(current);
+        if !plausible(key) {
+            return Err(ConnectorError::NotFound);
+        }
         let session = self.session(credentials).await?;
-        let current = self.record(&session, entity, key).await?.ok_or(ConnectorError::NotFound)?;
         let from = current.get("statusKey").and_then(Value::as_str).unwrap_or_default();
         let Some((.., function)) = WO_FUNCTIONS.iter().find(|(f, t, _)| *f == from && *t == status) else {
             return Err(ConnectorError::Rule {
