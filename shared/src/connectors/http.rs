@@ -161,12 +161,11 @@ impl Upstream {
         loop {
             let last = attempt >= self.policy.attempts;
             let request = build().build().map_err(|e| ConnectorError::Upstream(format!("a bad request: {e}")))?;
+            let host = request.url().host_str().unwrap_or_default().to_owned();
             // Address literals never reach the resolver, which checks host names.
             if let Err(refused) = self.addresses.check_url(request.url().as_str()) {
-                let host = request.url().host_str().unwrap_or_default().to_owned();
                 return Err(ConnectorError::Rejected(format!("{host} {refused}")));
             }
-            let host = request.url().host_str().unwrap_or_default().to_owned();
             let sent = self.client.execute(request).await;
             if let Some(refused) = sent.as_ref().err().and_then(refusal) {
                 return Err(ConnectorError::Rejected(format!("{host} {refused}")));

@@ -561,12 +561,12 @@ impl Connector for Sap {
         patch: &Record,
     ) -> Result<Record, ConnectorError> {
         let key = key_of(current);
-        let (set, fields) = match entity {
-            Entity::PurchaseOrders => (Set::of(entity), &mapping::PO_HEADER_FIELDS[..]),
-            Entity::WorkOrders => (Set::of(entity), &mapping::WO_FIELDS[..]),
+        let fields = match entity {
+            Entity::PurchaseOrders => &mapping::PO_HEADER_FIELDS[..],
+            Entity::WorkOrders => &mapping::WO_FIELDS[..],
             _ => return Err(ConnectorError::Unsupported),
         };
-        let set = set.ok_or(ConnectorError::Unsupported)?;
+        let set = Set::of(entity).ok_or(ConnectorError::Unsupported)?;
         if !plausible(key) {
             return Err(ConnectorError::NotFound);
         }
