@@ -3,12 +3,13 @@ Scheduler do.
 
 moto keeps queues, table streams and schedules but never acts on them: it runs no event-source
 mapping and never fires a schedule. This pump does it, the way AWS would, against the functions
-served by cargo-lambda's emulator (which accepts the Lambda Invoke API).
+served by the local Lambda service (gateway.py serves its Lambda Invoke API).
 
-Each --source QUEUE_URL=FUNCTION is an SQS mapping: the queue is long-polled, a batch of messages
-is handed to the function as the Lambda SQS event, and the messages are deleted afterwards, except
-those the function lists in its partial batch response. When the invocation fails nothing is
-deleted, so the messages come back after the queue's visibility timeout, as they do on AWS.
+Each --source QUEUE_URL=FUNCTION is an SQS mapping: the queue is long-polled by --concurrency
+pollers at once, as Lambda's pollers do, each batch of messages is handed to the function as the
+Lambda SQS event, and the messages are deleted afterwards, except those the function lists in
+its partial batch response. When the invocation fails nothing is deleted, so the messages come
+back after the queue's visibility timeout, as they do on AWS.
 
 Each --source STREAM_ARN=FUNCTION (a DynamoDB table's stream) is a stream mapping: records are
 read in order from the start of each shard and handed over as the Lambda DynamoDB event; when
@@ -101,7 +102,7 @@ def sqs_event(messages, queue_arn, region):
 
 
 def invoke(invoke_url, function, event):
-    """Invokes a function through the emulator; its result, or FAILED."""
+    """Invokes a function through the Lambda Invoke API; its result, or FAILED."""
     request = urllib.request.Request(
         f"{invoke_url}/2015-03-31/functions/{function}/invocations",
         data=json.dumps(event).encode("utf-8"),
@@ -192,7 +193,7 @@ def run_source(sqs, queue_url, function, args):
                 continue
             delete_messages(sqs, queue_url, [m for m in messages if m["MessageId"] not in failed])
             log(f"{function}: {len(messages)} messages, {len(failed)} failed, {millis} ms")
-        except Exception as error:  # noqa: BLE001 - moto or the emulator may still be starting
+        except Exception as error:  # noqa: BLE001 - moto or the functions may still be starting
             log(f"{function}: {type(error).__name__}: {error}")
             stopping.wait(max(1, args.poll_seconds))
 
@@ -308,7 +309,7 @@ def run_stream(streams, stream_arn, function, args):
                     handled[shard_id] = records[-1]["dynamodb"]["SequenceNumber"]
             if idle:
                 stopping.wait(STREAM_POLL_SECONDS)
-        except Exception as error:  # noqa: BLE001 - moto or the emulator may still be starting
+        except Exception as error:  # noqa: BLE001 - moto or the functions may still be starting
             log(f"{function}: {type(error).__name__}: {error}")
             stopping.wait(max(1, args.poll_seconds))
 
@@ -436,13 +437,14 @@ def parse_source(text):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--invoke-url", required=True, help="the Lambda emulator, e.g. http://127.0.0.1:9000")
+    parser.add_argument("--invoke-url", required=True, help="the Lambda Invoke API, e.g. http://127.0.0.1:9000")
     parser.add_argument(
         "--source", type=parse_source, action="append", default=[], help="QUEUE_URL=FUNCTION or STREAM_ARN=FUNCTION"
     )
     parser.add_argument("--schedule-group", required=True, help="the schedule group to fire")
     parser.add_argument("--batch-size", type=int, default=5, help="messages or stream records per invocation (1-10)")
     parser.add_argument("--poll-seconds", type=int, default=1, help="long-poll wait of each receive (0-20)")
+    parser.add_argument("--concurrency", type=int, default=5, help="batches of one queue handled at once")
     args = parser.parse_args()
     args.invoke_url = args.invoke_url.rstrip("/")
 
@@ -450,12 +452,17 @@ def main():
         signal.signal(signum, lambda *_: stopping.set())
     # Clients are made here, before any thread starts: creating them is not thread-safe.
     scheduler = Scheduler(args.schedule_group)
+    threads = []
     for source, function in args.source:
         if source.startswith("arn:aws:dynamodb:"):
-            target, service = run_stream, "dynamodbstreams"
+            # One batch of a shard at a time, in order, as Lambda reads a stream.
+            threads.append(threading.Thread(target=run_stream, args=(client("dynamodbstreams"), source, function, args)))
         else:
-            target, service = run_source, "sqs"
-        threading.Thread(target=target, args=(client(service), source, function, args), daemon=True).start()
+            for _ in range(args.concurrency):
+                threads.append(threading.Thread(target=run_source, args=(client("sqs"), source, function, args)))
+    for thread in threads:
+        thread.daemon = True
+        thread.start()
     log(f"pump: {len(args.source)} mappings, schedules of group {args.schedule_group}")
     run_scheduler(scheduler)
     log("pump: stopped")

@@ -2,13 +2,15 @@
 //! infra/template.yaml itself — tables, queues with their dead-letter queues, schedule groups —
 //! so the local stack and the deployed one share one definition. It also resolves the functions'
 //! environment (`Globals.Function.Environment`) to what it created, and lists the functions'
-//! SQS and DynamoDB stream event sources for the local pump (moto runs no event-source mappings).
+//! SQS and DynamoDB stream event sources for the local pump (moto runs no event-source mappings)
+//! and the functions themselves — binary, timeout, memory, HTTP API routes — for the local Lambda
+//! service and API Gateway (`infra/local/gateway.py`).
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
     ScalarAttributeType, StreamSpecification, StreamViewType, TimeToLiveSpecification,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_yaml::Value;
 use std::collections::BTreeMap;
 
@@ -197,6 +199,67 @@ pub fn parse(text: &str) -> Result<Value, ProvisionError> {
     serde_yaml::from_str(text).map_err(|e| ProvisionError::Template(e.to_string()))
 }
 
+/// A function as the local Lambda service runs it and the local API Gateway routes to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FunctionSpec {
+    /// The binary (`Metadata.BuildProperties.Binary`), which is also its name locally.
+    pub name: String,
+    /// Seconds an invocation may run (`Timeout`, else the global one).
+    pub timeout: u32,
+    /// Megabytes (`MemorySize`, else the global one).
+    pub memory: u32,
+    /// Its `HttpApi` events.
+    pub routes: Vec<RouteSpec>,
+}
+
+/// One `HttpApi` route.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RouteSpec {
+    /// `GET`, `POST`, …
+    pub method: String,
+    /// The path pattern, e.g. `/v1/connections/{id}`.
+    pub path: String,
+}
+
+/// The binary a function resource builds.
+fn binary<'t>(template: &'t Value, id: &str) -> Result<&'t str, ProvisionError> {
+    template["Resources"][id]["Metadata"]["BuildProperties"]["Binary"]
+        .as_str()
+        .ok_or_else(|| ProvisionError::Template(format!("{id}: no Metadata.BuildProperties.Binary")))
+}
+
+/// Every function of the template, with what the local Lambda service and gateway need of it.
+pub fn functions(template: &Value) -> Result<Vec<FunctionSpec>, ProvisionError> {
+    let global = &template["Globals"]["Function"];
+    let number = |function: &Value, key: &str| {
+        function.get(key).or_else(|| global.get(key)).and_then(Value::as_u64).and_then(|n| u32::try_from(n).ok())
+    };
+    let mut out = Vec::new();
+    for (id, function) in resources::<Value>(template, "AWS::Serverless::Function")? {
+        let missing = |key: &str| ProvisionError::Template(format!("{id}: no {key} (nor a global one)"));
+        let mut routes = Vec::new();
+        for event in function.get("Events").and_then(Value::as_mapping).into_iter().flat_map(|m| m.values()) {
+            if event.get("Type").and_then(Value::as_str) != Some("HttpApi") {
+                continue;
+            }
+            let field = |key: &str| {
+                event["Properties"][key]
+                    .as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| ProvisionError::Template(format!("{id}: an HttpApi event without {key}")))
+            };
+            routes.push(RouteSpec { method: field("Method")?.to_uppercase(), path: field("Path")? });
+        }
+        out.push(FunctionSpec {
+            name: binary(template, &id)?.to_owned(),
+            timeout: number(&function, "Timeout").ok_or_else(|| missing("Timeout"))?,
+            memory: number(&function, "MemorySize").ok_or_else(|| missing("MemorySize"))?,
+            routes,
+        });
+    }
+    Ok(out)
+}
+
 /// What provisioning made: the functions' environment and their event sources.
 #[derive(Debug)]
 pub struct Provisioned {
@@ -243,9 +306,7 @@ pub async fn provision(
 fn sources(template: &Value, stack: &str, created: &Created) -> Result<BTreeMap<String, String>, ProvisionError> {
     let mut out = BTreeMap::new();
     for (id, function) in resources::<Value>(template, "AWS::Serverless::Function")? {
-        let binary = template["Resources"][id.as_str()]["Metadata"]["BuildProperties"]["Binary"]
-            .as_str()
-            .ok_or_else(|| ProvisionError::Template(format!("{id}: no Metadata.BuildProperties.Binary")))?;
+        let binary = binary(template, &id)?;
         for event in function.get("Events").and_then(Value::as_mapping).into_iter().flat_map(|m| m.values()) {
             let source = match event.get("Type").and_then(Value::as_str) {
                 Some("SQS") => {
@@ -421,6 +482,19 @@ mod tests {
             Some("webhook-fanout")
         );
         assert_eq!(env["ALLOW_LOCAL_ADDRESSES"], "false");
+    }
+
+    #[test]
+    fn the_functions_carry_their_routes_timeouts_and_memory() {
+        let functions = functions(&parse(TEMPLATE).unwrap()).unwrap();
+        let named = |name: &str| functions.iter().find(|f| f.name == name).unwrap_or_else(|| panic!("{name}"));
+        let connect = named("connect");
+        assert_eq!((connect.timeout, connect.memory), (29, 256), "its own timeout, the global memory");
+        assert!(connect.routes.contains(&RouteSpec { method: "GET".into(), path: "/v1/connections/{id}".into() }));
+        assert_eq!(named("disconnect").timeout, 15, "the global timeout");
+        let sync = named("sync");
+        assert_eq!((sync.timeout, sync.routes.len()), (300, 0), "a queue's function has no routes");
+        assert_eq!(functions.len(), 8);
     }
 
     #[test]

@@ -55,15 +55,9 @@ where
     response
 }
 
-/// The invocation's deadline from the runtime's `deadline` (epoch milliseconds). cargo-lambda's
-/// emulator sends the remaining time there instead (600000), so a value that is not a time in the
-/// past day is taken as the time left.
-fn deadline(millis: u64, now: DateTime<Utc>) -> DateTime<Utc> {
-    let millis = i64::try_from(millis).unwrap_or(i64::MAX);
-    match DateTime::<Utc>::from_timestamp_millis(millis) {
-        Some(at) if at > now - chrono::Duration::days(1) => at,
-        _ => now + chrono::Duration::milliseconds(millis.min(900_000)),
-    }
+/// The invocation's deadline from the runtime's `deadline` (epoch milliseconds).
+fn deadline(millis: u64) -> DateTime<Utc> {
+    i64::try_from(millis).ok().and_then(DateTime::from_timestamp_millis).unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 /// Runs an SQS-triggered function whose messages are `T`, handled by `handler`.
@@ -76,7 +70,7 @@ where
 {
     let handler = &handler;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        let deadline = deadline(event.context.deadline, Utc::now());
+        let deadline = deadline(event.context.deadline);
         Ok::<_, lambda_runtime::Error>(handle_batch(event.payload, deadline, handler).await)
     }))
     .await
@@ -87,10 +81,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn deadlines_are_epoch_millis_or_time_left() {
-        let now = Utc::now();
-        let real = now + chrono::Duration::seconds(300);
-        assert_eq!(deadline(real.timestamp_millis() as u64, now).timestamp_millis(), real.timestamp_millis());
-        assert_eq!(deadline(600_000, now), now + chrono::Duration::minutes(10));
+    fn deadlines_are_epoch_millis() {
+        let at = Utc::now() + chrono::Duration::seconds(300);
+        assert_eq!(deadline(at.timestamp_millis() as u64).timestamp_millis(), at.timestamp_millis());
     }
 }

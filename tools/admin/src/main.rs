@@ -26,6 +26,10 @@ enum Command {
         /// Also write the functions' SQS event sources here, one `QUEUE_URL=function` per line.
         #[arg(long)]
         sources: Option<PathBuf>,
+        /// Also write the functions here (JSON: binary, timeout, memory, HTTP API routes), for
+        /// the local Lambda service and API Gateway.
+        #[arg(long)]
+        functions: Option<PathBuf>,
     },
     /// Accounts.
     Account {
@@ -49,7 +53,7 @@ enum AccountCommand {
 
 async fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
-        Command::Provision { template, stack, sources } => {
+        Command::Provision { template, stack, sources, functions } => {
             let text = std::fs::read_to_string(&template).map_err(|e| format!("{}: {e}", template.display()))?;
             let parsed = provision::parse(&text).map_err(|e| e.to_string())?;
             let aws = aws_config::load_from_env().await;
@@ -61,6 +65,11 @@ async fn run(cli: Cli) -> Result<(), String> {
                 let lines: String =
                     made.sources.iter().map(|(queue, function)| format!("{queue}={function}\n")).collect();
                 std::fs::write(&path, lines).map_err(|e| format!("{}: {e}", path.display()))?;
+            }
+            if let Some(path) = functions {
+                let specs = provision::functions(&parsed).map_err(|e| e.to_string())?;
+                let json = serde_json::json!({ "functions": specs }).to_string();
+                std::fs::write(&path, json).map_err(|e| format!("{}: {e}", path.display()))?;
             }
             Ok(())
         }
