@@ -1,7 +1,7 @@
 //! Connecting, listing, disconnecting and re-keying customer systems: the rules of credits and
 //! tokens, written against the ports so that every step is one atomic store call.
 
-use chrono::Utc;
+use chrono::{SubsecRound, Utc};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -178,6 +178,7 @@ impl ConnectionService {
 
         let id = format!("{CONNECTION_PREFIX}{}", ulid::Ulid::new().to_string().to_lowercase());
         let issued = token::issue(if system.is_sandbox() { TokenKind::Sandbox } else { TokenKind::Connection });
+        let now = Utc::now().trunc_subsecs(3);
         let connection = Connection {
             id: id.clone(),
             account_id: account_id.to_owned(),
@@ -187,8 +188,9 @@ impl ConnectionService {
             credits,
             status: ConnectionStatus::Active,
             name: request.name,
-            created_at: Utc::now(),
+            created_at: now,
             disconnected_at: None,
+            status_changed_at: now,
             settings,
             last_sync: Default::default(),
         };

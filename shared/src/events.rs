@@ -1,9 +1,14 @@
 //! Events: the facts webhook subscribers hear about. Each is written in the same transaction as
 //! the change it reports (a finished sync run, a connection status change), so none is lost or
 //! invented; the events table's stream then fans them out to the subscribed endpoints.
+//!
+//! Deliveries are at least once and in no particular order, so every event says when it happened
+//! (`createdAt`, to the millisecond, fixed width so it sorts as text too) and carries the state it
+//! reports: a receiver applies the latest by `createdAt` and ignores what is older. A connection's
+//! status events take their time from the change itself, which never repeats or goes back.
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
+use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Value, json};
 
 use crate::model::{Connection, ConnectionStatus};
@@ -61,7 +66,8 @@ pub struct Event {
     /// What happened.
     #[serde(rename = "type")]
     pub kind: EventType,
-    /// When it happened.
+    /// When it happened, to the millisecond.
+    #[serde(serialize_with = "wire_time")]
     pub created_at: DateTime<Utc>,
     /// The connection concerned.
     pub connection_id: String,
@@ -69,53 +75,66 @@ pub struct Event {
     pub data: Value,
 }
 
+/// An event time as it travels: RFC 3339 in UTC with exactly three fraction digits.
+fn wire_time<S: Serializer>(at: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&at.to_rfc3339_opts(SecondsFormat::Millis, true))
+}
+
 impl Event {
     /// A new event with a fresh id, happening now.
     pub fn new(account_id: &str, connection_id: &str, kind: EventType, data: Value) -> Self {
+        Self::at(account_id, connection_id, kind, data, Utc::now())
+    }
+
+    /// A new event with a fresh id (a ULID of its time, so ids sort like times), happening `at`.
+    pub(crate) fn at(account_id: &str, connection_id: &str, kind: EventType, data: Value, at: DateTime<Utc>) -> Self {
+        let at = at.trunc_subsecs(3);
         Event {
-            id: format!("evt_{}", ulid::Ulid::new().to_string().to_lowercase()),
+            id: format!("evt_{}", ulid::Ulid::from_datetime(at.into()).to_string().to_lowercase()),
             account_id: account_id.to_owned(),
             kind,
-            created_at: Utc::now(),
+            created_at: at,
             connection_id: connection_id.to_owned(),
             data,
         }
     }
 
-    /// `connection.status_changed`: the connection as it now stands and the status it left
-    /// (none for a new connection).
+    /// `connection.status_changed`, happening when the status changed: the status, the one it
+    /// left (none for a new connection) and the connection as it now stands.
     pub fn status_changed(connection: &Connection, previous: Option<ConnectionStatus>) -> Self {
         let mut view = connection.clone();
         view.account_id.clear();
-        Self::new(
+        Self::at(
             &connection.account_id,
             &connection.id,
             EventType::ConnectionStatusChanged,
-            json!({"status": connection.status, "previousStatus": previous, "connection": view}),
+            json!({
+                "status": connection.status,
+                "previousStatus": previous,
+                "connection": view,
+            }),
+            connection.status_changed_at,
         )
     }
 
-    /// `connection.auth_required`: the system rejected the stored credentials, for this reason.
+    /// `connection.auth_required`: the system rejected the stored credentials, for this reason;
+    /// it happens with the status change it comes with.
     pub fn auth_required(connection: &Connection, reason: &str) -> Self {
-        Self::new(
+        Self::at(
             &connection.account_id,
             &connection.id,
             EventType::ConnectionAuthRequired,
             json!({"reason": reason, "connectionId": connection.id, "system": connection.system}),
+            connection.status_changed_at,
         )
     }
 
     /// The body every delivery of the event carries, byte for byte:
     /// `{"id", "type", "createdAt", "connectionId", "data"}`.
     pub fn body(&self) -> String {
-        json!({
-            "id": self.id,
-            "type": self.kind,
-            "createdAt": self.created_at,
-            "connectionId": self.connection_id,
-            "data": self.data,
-        })
-        .to_string()
+        let mut body = serde_json::to_value(self).expect("an event serialises");
+        body.as_object_mut().expect("an object").remove("accountId");
+        body.to_string()
     }
 }
 
@@ -142,5 +161,16 @@ mod tests {
         assert_eq!(body["data"]["n"], 1);
         assert!(body["createdAt"].is_string());
         assert_eq!(body.as_object().unwrap().len(), 5);
+    }
+
+    #[test]
+    fn times_are_fixed_width_milliseconds_and_ids_sort_with_them() {
+        let whole = DateTime::parse_from_rfc3339("2026-12-02T10:00:00Z").unwrap().with_timezone(&Utc);
+        let earlier = Event::at("a", "c", EventType::SyncFailed, json!({}), whole);
+        let later = Event::at("a", "c", EventType::SyncFailed, json!({}), whole + chrono::Duration::microseconds(1500));
+        let time = |e: &Event| serde_json::from_str::<Value>(&e.body()).unwrap()["createdAt"].clone();
+        assert_eq!(time(&earlier), "2026-12-02T10:00:00.000Z");
+        assert_eq!(time(&later), "2026-12-02T10:00:00.001Z");
+        assert!(earlier.id < later.id);
     }
 }

@@ -2,7 +2,7 @@
 //! that authenticate them. They serialise to the API's camelCase and, through serde_dynamo, to
 //! DynamoDB items of the same shape.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -85,11 +85,24 @@ pub struct Connection {
     pub created_at: DateTime<Utc>,
     /// When it was disconnected.
     pub disconnected_at: Option<DateTime<Utc>>,
+    /// When `status` last changed (at connect: when it was made). Strictly increasing per
+    /// connection, to the millisecond, so webhook receivers can order status events by it.
+    pub status_changed_at: DateTime<Utc>,
     /// Sync settings.
     pub settings: Settings,
     /// The last sync per entity.
     #[serde(default)]
     pub last_sync: BTreeMap<String, LastSync>,
+}
+
+impl Connection {
+    /// Moves the connection to `status` at `now` — or, if the clock of whoever changed it last
+    /// was ahead, a millisecond after that change, so status times never repeat or go back.
+    pub fn change_status(&mut self, status: ConnectionStatus, now: DateTime<Utc>) {
+        let now = now.trunc_subsecs(3);
+        self.status_changed_at = now.max(self.status_changed_at + TimeDelta::milliseconds(1));
+        self.status = status;
+    }
 }
 
 /// Who a bearer credential belongs to, as stored under the credential's digest.
@@ -123,4 +136,44 @@ pub enum Principal {
         /// Its system.
         system: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn connection(changed: DateTime<Utc>) -> Connection {
+        Connection {
+            id: "conn_1".into(),
+            account_id: "acct_1".into(),
+            system: "sandbox".into(),
+            deployment: Deployment::Cloud,
+            tier: 1,
+            credits: 0,
+            status: ConnectionStatus::Active,
+            name: None,
+            created_at: changed,
+            disconnected_at: None,
+            status_changed_at: changed,
+            settings: Settings { sync_entities: vec![], sync_interval_minutes: 60, historical_days: 30 },
+            last_sync: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn status_times_are_milliseconds_that_only_go_forward() {
+        let t0 = DateTime::parse_from_rfc3339("2026-12-02T10:00:00.123Z").unwrap().with_timezone(&Utc);
+        let mut c = connection(t0);
+        c.change_status(ConnectionStatus::AuthRequired, t0 + TimeDelta::microseconds(5_678));
+        assert_eq!(c.status_changed_at, t0 + TimeDelta::milliseconds(5), "truncated to the millisecond");
+        // A clock behind the last change, or the same millisecond: one millisecond after it.
+        let before = c.status_changed_at;
+        c.change_status(ConnectionStatus::Disconnected, t0 - TimeDelta::seconds(2));
+        assert_eq!(
+            (c.status, c.status_changed_at),
+            (ConnectionStatus::Disconnected, before + TimeDelta::milliseconds(1))
+        );
+        c.change_status(ConnectionStatus::Disconnected, c.status_changed_at);
+        assert_eq!(c.status_changed_at, before + TimeDelta::milliseconds(2));
+    }
 }

@@ -4,6 +4,8 @@
 //! connector get a test connector at the connector port.
 
 use async_trait::async_trait;
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType};
 use millwright::{
     accounts,
     adapters::{
@@ -14,7 +16,7 @@ use millwright::{
     connectors::{Connector, ConnectorError, Connectors, Credentials},
     error::ErrorCode,
     model::ConnectionStatus,
-    ports::{AccountStore, Disconnected, TokenStore},
+    ports::{AccountStore, ConnectionStore, Disconnected, TokenStore},
     token,
     webhooks::AddressPolicy,
 };
@@ -39,6 +41,8 @@ struct Stack {
     service: ConnectionService,
     secrets: aws_sdk_secretsmanager::Client,
     secrets_prefix: String,
+    dynamo: aws_sdk_dynamodb::Client,
+    events_table: String,
 }
 
 async fn stack() -> Stack {
@@ -58,7 +62,14 @@ async fn stack() -> Stack {
         connectors = connectors.with(system, Arc::new(TestConnector));
     }
     let service = backends.connections(connectors);
-    Stack { backends, service, secrets: aws_sdk_secretsmanager::Client::new(&aws), secrets_prefix }
+    Stack {
+        backends,
+        service,
+        secrets: aws_sdk_secretsmanager::Client::new(&aws),
+        secrets_prefix,
+        dynamo: aws_sdk_dynamodb::Client::new(&aws),
+        events_table: env["EVENTS_TABLE"].clone(),
+    }
 }
 
 fn request(system: &str, deployment: &str, password: &str) -> ConnectRequest {
@@ -89,13 +100,35 @@ impl Stack {
         assert_eq!(a.credits_available + held, a.credits_total, "available + used = total");
     }
 
-    /// Secrets stored for an account's connections.
+    /// A connection's `connection.status_changed` events as (createdAt, status, previousStatus),
+    /// in `createdAt` order.
+    async fn status_events(&self, connection_id: &str) -> Vec<(String, String, Option<String>)> {
+        let scan = self.dynamo.scan().table_name(&self.events_table).filter_expression("connectionId = :c");
+        let items = scan.expression_attribute_values(":c", AttributeValue::S(connection_id.into()));
+        let items: Vec<_> = items.into_paginator().items().send().collect::<Result<_, _>>().await.unwrap();
+        let text = |v: Option<&AttributeValue>| v.and_then(|v| v.as_s().ok()).cloned();
+        let mut events: Vec<_> = items
+            .iter()
+            .filter(|i| text(i.get("type")).as_deref() == Some("connection.status_changed"))
+            .map(|i| {
+                let data = i["data"].as_m().unwrap();
+                (text(i.get("createdAt")).unwrap(), text(data.get("status")).unwrap(), text(data.get("previousStatus")))
+            })
+            .collect();
+        events.sort();
+        events
+    }
+
+    /// Secrets stored for an account's connections (asked by name prefix, so other tests'
+    /// secrets, created and deleted meanwhile, neither page in nor shift the pages).
     async fn secrets_of(&self, account: &str) -> Vec<String> {
         let prefix = format!("{}connections/{account}/", self.secrets_prefix);
+        let by_name = Filter::builder().key(FilterNameStringType::Name).values(&prefix).build();
         let mut names = Vec::new();
         let mut next = None;
         loop {
-            let out = self.secrets.list_secrets().set_next_token(next).max_results(100).send().await.unwrap();
+            let list = self.secrets.list_secrets().filters(by_name.clone()).set_next_token(next).max_results(100);
+            let out = list.send().await.unwrap();
             names.extend(
                 out.secret_list().iter().filter_map(|s| s.name()).filter(|n| n.starts_with(&prefix)).map(String::from),
             );
@@ -199,6 +232,50 @@ async fn concurrent_double_disconnects_return_credits_once() {
     let again = s.service.disconnect(&account, &ids[0]).await.unwrap();
     assert!(matches!(again, Disconnected::Already(_)));
     assert_eq!(s.available(&account).await, 10);
+}
+
+#[tokio::test]
+async fn racing_status_changes_leave_one_history_whose_times_only_go_forward() {
+    let s = Arc::new(stack().await);
+    let account = s.account(10).await;
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        ids.push(s.service.connect(&account, request("ibm_maximo", "cloud", "pw")).await.unwrap().0.id);
+    }
+    // Each connection at once: its system rejects the stored credentials, and its owner disconnects it.
+    let tasks: Vec<_> = ids
+        .iter()
+        .flat_map(|id| [(id.clone(), true), (id.clone(), false)])
+        .map(|(id, rejected)| {
+            let (s, account) = (s.clone(), account.clone());
+            tokio::spawn(async move {
+                if rejected {
+                    s.backends
+                        .store
+                        .require_auth(&account, &id, "password expired")
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                } else {
+                    s.service.disconnect(&account, &id).await.map(|_| ()).map_err(|e| e.to_string())
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    for id in &ids {
+        // Ordered by createdAt, the events are one chain: each starts where the one before ended.
+        let events = s.status_events(id).await;
+        assert_eq!((events[0].1.as_str(), &events[0].2), ("active", &None), "{events:?}");
+        for pair in events.windows(2) {
+            assert!(pair[0].0 < pair[1].0, "times strictly increase: {events:?}");
+            assert_eq!(pair[1].2.as_deref(), Some(pair[0].1.as_str()), "{events:?}");
+        }
+        assert_eq!(events.last().unwrap().1, "disconnected", "{events:?}");
+        assert!((2..=3).contains(&events.len()), "{events:?}");
+    }
 }
 
 #[tokio::test]

@@ -4,12 +4,12 @@
 //! Python `standardwebhooks` library; each delivery is verified here again with the official Rust
 //! crate `standardwebhooks`.
 
-use millwright_blackbox::{Api, account, env};
+use millwright_blackbox::{Api, StandIn, account, client, demo_connection, env, wait_for};
 use reqwest::{Method, StatusCode, header::HeaderMap};
 use serde_json::{Value, json};
 use std::{
-    collections::BTreeSet,
-    time::{Duration, Instant},
+    collections::{BTreeMap, BTreeSet},
+    time::Duration,
 };
 
 /// The test receiver (tests/receiver.py) started by scripts/test.
@@ -20,7 +20,7 @@ struct Receiver {
 
 impl Receiver {
     fn new() -> Self {
-        Self { base: env("MILLWRIGHT_RECEIVER_URL"), http: reqwest::Client::new() }
+        Self { base: env("MILLWRIGHT_RECEIVER_URL"), http: client() }
     }
 
     /// A fresh hook name with the given behaviour (ok, flaky, slow, gone) and its URL.
@@ -44,15 +44,12 @@ impl Receiver {
 
     /// Waits until `done` holds for the hook's log; answers the log.
     async fn wait(&self, name: &str, what: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
-        let start = Instant::now();
-        loop {
+        let done = &done;
+        wait_for(&format!("{name}: {what}"), Duration::from_millis(250), move || async move {
             let log = self.log(name).await;
-            if done(&log) {
-                return log;
-            }
-            assert!(start.elapsed() < Duration::from_secs(150), "{name}: {what} not seen in 150 s; got {log:#?}");
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
+            if done(&log) { Ok(log) } else { Err(format!("{log:#?}")) }
+        })
+        .await
     }
 }
 
@@ -103,15 +100,28 @@ async fn deliveries(api: &Api, key: &str, endpoint: &str) -> Vec<Value> {
 
 /// Waits until every delivery of the endpoint satisfies `done` and there are `count` of them.
 async fn settled(api: &Api, key: &str, endpoint: &str, count: usize, done: impl Fn(&Value) -> bool) -> Vec<Value> {
-    let start = Instant::now();
-    loop {
+    let done = &done;
+    wait_for(&format!("the deliveries of {endpoint} settled"), Duration::from_millis(250), move || async move {
         let log = deliveries(api, key, endpoint).await;
-        if log.len() == count && log.iter().all(&done) {
-            return log;
-        }
-        assert!(start.elapsed() < Duration::from_secs(150), "deliveries of {endpoint} not settled: {log:#?}");
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        if log.len() == count && log.iter().all(done) { Ok(log) } else { Err(format!("{log:#?}")) }
+    })
+    .await
+}
+
+/// The distinct events a hook accepted (2xx), each once, by webhook id; in no particular order.
+fn bodies(log: &[Value]) -> Vec<Value> {
+    let mut by_id = BTreeMap::new();
+    for record in log.iter().filter(|r| r["status"].as_u64().is_some_and(|s| (200..300).contains(&s))) {
+        let body: Value = serde_json::from_str(record["body"].as_str().unwrap()).unwrap();
+        assert_eq!(body["id"], record["webhookId"], "webhook-id is the event id");
+        by_id.insert(record["webhookId"].as_str().unwrap().to_owned(), body);
     }
+    by_id.into_values().collect()
+}
+
+/// An event's time, as a receiver reads it.
+fn created_at(event: &Value) -> chrono::DateTime<chrono::FixedOffset> {
+    chrono::DateTime::parse_from_rfc3339(event["createdAt"].as_str().unwrap()).unwrap()
 }
 
 #[tokio::test]
@@ -130,32 +140,33 @@ async fn connect_sync_and_disconnect_reach_a_receiver_and_both_official_verifier
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     let log = receiver.wait(&name, "three events", |log| accepted(log).len() >= 3).await;
 
-    let mut kinds = Vec::new();
     for record in &log {
         assert_eq!(record["verified"]["current"], true, "the Python library refused {record:#}");
         assert!(rust_verifies(record, &secret), "the Rust crate refused {record:#}");
         assert!(!rust_verifies(record, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"));
-        let body: Value = serde_json::from_str(record["body"].as_str().unwrap()).unwrap();
-        assert_eq!(body["id"], record["webhookId"]);
-        assert!(body["id"].as_str().unwrap().starts_with("evt_"));
-        assert_eq!(body["connectionId"], connection.as_str());
-        assert!(body["createdAt"].is_string());
-        kinds.push((body["type"].as_str().unwrap().to_owned(), body["data"].clone()));
     }
-    let (first, second, third) = (&kinds[0], &kinds[1], &kinds[2]);
-    assert_eq!(
-        (first.0.as_str(), &first.1["status"], &first.1["previousStatus"]),
-        ("connection.status_changed", &json!("active"), &Value::Null)
-    );
-    assert_eq!(second.0, "sync.completed");
-    assert_eq!(second.1["id"], sync_id.as_str());
-    assert_eq!(second.1["status"], "succeeded");
+    // Deliveries are at least once and in no particular order: each event is found by what it is.
+    let events = bodies(&log);
+    assert_eq!(events.len(), 3, "{events:#?}");
+    let find = |kind: &str, status: &str| {
+        events
+            .iter()
+            .find(|e| e["type"] == kind && e["data"]["status"] == status)
+            .unwrap_or_else(|| panic!("no {kind} {status} in {events:#?}"))
+    };
+    for event in &events {
+        assert!(event["id"].as_str().unwrap().starts_with("evt_"));
+        assert_eq!(event["connectionId"], connection.as_str());
+    }
+    let connected = find("connection.status_changed", "active");
+    assert_eq!(connected["data"]["previousStatus"], Value::Null);
+    let synced = find("sync.completed", "succeeded");
+    assert_eq!(synced["data"]["id"], sync_id.as_str());
     let run = api.get(&format!("/v1/syncs/{sync_id}"), &key).await;
-    assert_eq!(second.1["counts"], run.body["sync"]["counts"], "{}", run.body);
-    assert_eq!(
-        (third.0.as_str(), &third.1["status"], &third.1["previousStatus"]),
-        ("connection.status_changed", &json!("disconnected"), &json!("active"))
-    );
+    assert_eq!(synced["data"]["counts"], run.body["sync"]["counts"], "{}", run.body);
+    let disconnected = find("connection.status_changed", "disconnected");
+    assert_eq!(disconnected["data"]["previousStatus"], "active");
+    assert!(created_at(connected) < created_at(disconnected), "status events are timed in the order they happened");
 
     // The log: one succeeded attempt per delivery, newest first.
     let log = settled(&api, &key, &hook, 3, |d| d["status"] == "succeeded").await;
@@ -196,6 +207,52 @@ async fn connect_sync_and_disconnect_reach_a_receiver_and_both_official_verifier
 }
 
 #[tokio::test]
+async fn a_receiver_applying_status_events_by_created_at_in_any_order_ends_with_the_connections_status() {
+    let (api, receiver, key) = (Api::new(), Receiver::new(), account(4));
+    let (name, url) = receiver.hook("ok");
+    let (_, secret) = endpoint(&api, &key, &url, Some(&["connection.status_changed"])).await;
+    receiver.secrets(&name, json!({"s": secret})).await;
+
+    // Active, then auth_required (SAP refuses the stored credentials on a write), then disconnected.
+    let tenant = format!("ORDER{}", &ulid::Ulid::new().to_string()[16..]);
+    let a = api.post("/v1/connections", &key, demo_connection("sap_s4hana", &tenant)).await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+    let (id, token) = (a.body["connection"]["id"].as_str().unwrap(), a.body["token"].as_str().unwrap());
+    StandIn::of("sap_s4hana").faults(&tenant, "A_PurchaseOrder", json!([{"status": 401}])).await;
+    let order =
+        json!({"vendorKey": "17300001", "siteKey": "1010", "lineItems": [{"materialKey": "TG11", "quantity": "1"}]});
+    api.post("/v1/purchase-orders", token, order).await.error(400, "INVALID_CREDENTIALS");
+    let gone = api.post(&format!("/v1/connections/{id}/disconnect"), &key, json!({})).await;
+    assert_eq!(gone.status, StatusCode::OK, "{}", gone.body);
+    let log = receiver.wait(&name, "three status changes", |log| accepted(log).len() == 3).await;
+
+    // Each event carries the status it reports and when the change happened; the times follow
+    // the changes, and the connection inside says the same.
+    let mut events = bodies(&log);
+    events.sort_by_key(created_at);
+    let statuses: Vec<&Value> = events.iter().map(|e| &e["data"]["status"]).collect();
+    assert_eq!(statuses, [&json!("active"), &json!("auth_required"), &json!("disconnected")], "{events:#?}");
+    for e in &events {
+        assert_eq!(e["data"]["connection"]["status"], e["data"]["status"]);
+        assert_eq!(created_at(&json!({"createdAt": e["data"]["connection"]["statusChangedAt"]})), created_at(e));
+    }
+
+    // Whatever order they arrive in, and with repeats, keeping the latest by createdAt ends right.
+    let current = api.get(&format!("/v1/connections/{id}"), &key).await.body["connection"]["status"].clone();
+    assert_eq!(current, "disconnected");
+    for order in [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]] {
+        let mut applied: Option<&Value> = None;
+        for i in order.iter().chain(order.iter()) {
+            let event = &events[*i];
+            if applied.is_none_or(|seen| created_at(event) > created_at(seen)) {
+                applied = Some(event);
+            }
+        }
+        assert_eq!(applied.unwrap()["data"]["status"], current, "applied in the order {order:?}");
+    }
+}
+
+#[tokio::test]
 async fn during_a_rotation_the_old_and_the_new_secret_both_verify() {
     let (api, receiver, key) = (Api::new(), Receiver::new(), account(10));
     let (name, url) = receiver.hook("ok");
@@ -213,7 +270,7 @@ async fn during_a_rotation_the_old_and_the_new_secret_both_verify() {
 
     api.connect_sandbox(&key, "rotation").await;
     let log = receiver.wait(&name, "the connect event", |log| !accepted(log).is_empty()).await;
-    let record = &log[0];
+    let record = log.iter().find(|r| r["status"] == 200).unwrap();
     assert_eq!(record["webhookSignature"].as_str().unwrap().split(' ').count(), 2);
     assert_eq!(record["verified"], json!({"old": true, "new": true}), "Python verifiers");
     assert!(rust_verifies(record, &old) && rust_verifies(record, &new), "Rust verifiers");

@@ -48,6 +48,11 @@ fn n(v: u32) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
+/// A time as items hold it (serde's form), so a condition on it compares like with like.
+fn time(at: DateTime<Utc>) -> Result<AttributeValue, StoreError> {
+    serde_dynamo::to_attribute_value(at).map_err(|e| StoreError::Backend(format!("encode time: {e}")))
+}
+
 pub(super) fn to_item<T: Serialize>(value: &T) -> Result<Item, StoreError> {
     serde_dynamo::to_item(value).map_err(|e| StoreError::Backend(format!("encode item: {e}")))
 }
@@ -272,21 +277,22 @@ impl ConnectionStore for DynamoStore {
                 return Ok(Disconnected::Already(connection));
             }
             let digest = digest.ok_or_else(|| StoreError::Backend(format!("connection {id} has no token")))?;
+            let (previous, changed) = (connection.status, connection.status_changed_at);
+            connection.change_status(ConnectionStatus::Disconnected, at);
+            connection.disconnected_at = Some(connection.status_changed_at);
             let close = built(
                 Update::builder()
                     .table_name(&self.tables.connections)
                     .set_key(Some(Self::connection_key(account_id, id)))
-                    .update_expression("SET #s = :d, disconnectedAt = :at REMOVE tokenDigest")
-                    .condition_expression("#s <> :d AND tokenDigest = :t")
+                    .update_expression("SET #s = :d, disconnectedAt = :at, statusChangedAt = :at REMOVE tokenDigest")
+                    .condition_expression("statusChangedAt = :changed AND tokenDigest = :t")
                     .expression_attribute_names("#s", "status")
                     .expression_attribute_values(":d", s("disconnected"))
-                    .expression_attribute_values(":at", s(at.to_rfc3339()))
+                    .expression_attribute_values(":at", time(connection.status_changed_at)?)
+                    .expression_attribute_values(":changed", time(changed)?)
                     .expression_attribute_values(":t", s(&digest))
                     .build(),
             )?;
-            let previous = connection.status;
-            connection.status = ConnectionStatus::Disconnected;
-            connection.disconnected_at = Some(at);
             let items = vec![
                 TransactWriteItem::builder().update(close).build(),
                 self.move_credits(account_id, connection.credits, false)?,
@@ -295,7 +301,7 @@ impl ConnectionStore for DynamoStore {
             ];
             match self.transact(items).await {
                 Ok(()) => return Ok(Disconnected::Now(connection)),
-                // Someone else disconnected or re-keyed it meanwhile: read again and decide anew.
+                // Someone else changed its status or re-keyed it meanwhile: read again and decide anew.
                 Err(TxFailure::Conditions(_)) => backoff(attempt).await,
                 Err(other) => return Err(backend(other)),
             }
@@ -340,18 +346,21 @@ impl ConnectionStore for DynamoStore {
         if connection.status != ConnectionStatus::Active {
             return Ok(false);
         }
+        let changed = connection.status_changed_at;
+        connection.change_status(ConnectionStatus::AuthRequired, Utc::now());
         let mark = built(
             Update::builder()
                 .table_name(&self.tables.connections)
                 .set_key(Some(Self::connection_key(account_id, id)))
-                .update_expression("SET #s = :r")
-                .condition_expression("#s = :a")
+                .update_expression("SET #s = :r, statusChangedAt = :at")
+                .condition_expression("#s = :a AND statusChangedAt = :changed")
                 .expression_attribute_names("#s", "status")
                 .expression_attribute_values(":r", s("auth_required"))
                 .expression_attribute_values(":a", s("active"))
+                .expression_attribute_values(":at", time(connection.status_changed_at)?)
+                .expression_attribute_values(":changed", time(changed)?)
                 .build(),
         )?;
-        connection.status = ConnectionStatus::AuthRequired;
         let items = vec![
             TransactWriteItem::builder().update(mark).build(),
             self.event(&Event::status_changed(&connection, Some(ConnectionStatus::Active)))?,
@@ -359,7 +368,7 @@ impl ConnectionStore for DynamoStore {
         ];
         match self.transact(items).await {
             Ok(()) => Ok(true),
-            // Disconnected or already marked meanwhile: the other change stands.
+            // Its status changed meanwhile (disconnected, or marked already): that change stands.
             Err(TxFailure::Conditions(_)) => Ok(false),
             Err(other) => Err(backend(other)),
         }

@@ -256,9 +256,10 @@ mod tests {
 
     #[test]
     fn delivery_ids_are_stable_per_event_and_endpoint_and_ordered_by_event() {
-        let first = Event::new("acct_1", "conn_1", EventType::SyncCompleted, json!({}));
-        std::thread::sleep(std::time::Duration::from_millis(2));
-        let second = Event::new("acct_1", "conn_1", EventType::SyncCompleted, json!({}));
+        let at = Utc::now();
+        let first = Event::at("acct_1", "conn_1", EventType::SyncCompleted, json!({}), at);
+        let later = at + chrono::Duration::milliseconds(1);
+        let second = Event::at("acct_1", "conn_1", EventType::SyncCompleted, json!({}), later);
         let (a, b) = (endpoint("we_a", None), endpoint("we_b", None));
         let now = Utc::now();
         assert_eq!(Delivery::new(&first, &a, now).id, Delivery::new(&first, &a, now).id);
