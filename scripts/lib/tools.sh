@@ -1,5 +1,5 @@
 # Sourced by the scripts: installs what the local stack and the tests need on a fresh machine
-# (a Python venv with moto, cargo-lambda and cfn-lint; rustfmt and clippy) and puts it on PATH.
+# (a Python venv with moto, cfn-lint and the test tools; rustfmt and clippy) and puts it on PATH.
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 venv="$root/.venv"
@@ -7,7 +7,7 @@ requirements="$root/infra/local/requirements.txt"
 
 ensure_tools() {
   if ! cmp -s "$requirements" "$venv/.installed" 2>/dev/null; then
-    echo "==> installing local tools into .venv (moto, cargo-lambda, cfn-lint)" >&2
+    echo "==> installing local tools into .venv (moto, cfn-lint, test tools)" >&2
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
     cp "$requirements" "$venv/.installed"
@@ -20,18 +20,40 @@ ensure_tools() {
   export PATH="$venv/bin:$PATH"
 }
 
-# A free TCP port on 127.0.0.1.
+# The ports free_port handed out, shared with the scripts this one starts.
+export MILLWRIGHT_PORTS_FILE=${MILLWRIGHT_PORTS_FILE:-"$root/.local/ports.$$"}
+
+# A free TCP port on 127.0.0.1, below the kernel's ephemeral range (so no outgoing connection
+# takes it before its server binds it) and never one handed out before in this run.
 free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+  mkdir -p "$(dirname "$MILLWRIGHT_PORTS_FILE")"
+  python3 - "$MILLWRIGHT_PORTS_FILE" <<'PY'
+import random, socket, sys
+low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+try:
+    handed = set(open(sys.argv[1]).read().split())
+except FileNotFoundError:
+    handed = set()
+for port in random.sample(range(20000, low), low - 20000):
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+    if str(port) not in handed:
+        open(sys.argv[1], "a").write(f"{port}\n")
+        print(port)
+        break
+PY
 }
 
 # Waits until a URL answers with a success status, or fails after $2 seconds.
 wait_for_http() {
-  local url=$1 seconds=$2 i
-  for ((i = 0; i < seconds * 4; i++)); do
-    curl -sf -o /dev/null "$url" && return 0
+  local url=$1 until=$((SECONDS + $2))
+  while ((SECONDS < until)); do
+    curl -sf --max-time 5 -o /dev/null "$url" && return 0
     sleep 0.25
   done
-  echo "no answer from $url after ${seconds}s" >&2
+  echo "no answer from $url after $2 s" >&2
   return 1
 }

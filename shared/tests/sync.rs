@@ -346,7 +346,10 @@ async fn a_run_stopped_between_pages_resumes_from_its_checkpoint() {
     let worker = s.worker.clone();
     let stopped = message.clone();
     let task = tokio::spawn(async move { worker.handle(&stopped, Utc::now() + Duration::minutes(5)).await });
+    let waited = std::time::Instant::now();
     while s.source.asked().len() < 3 {
+        assert!(!task.is_finished(), "the run ended before the page it was to be stopped at: {:?}", s.source.asked());
+        assert!(waited.elapsed() < std::time::Duration::from_secs(300), "the run never asked for page 3");
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     task.abort();

@@ -7,9 +7,51 @@
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
 use std::{
+    future::Future,
     process::Command,
     time::{Duration, Instant},
 };
+
+/// How long a test waits for what goes through queues, streams and schedules before it fails:
+/// well beyond the slowest honest path on two loaded cores (a sync run waiting out its system's
+/// Retry-After, a delivery retried after a receiver's timeout, a schedule's first firing).
+pub const PATIENCE: Duration = Duration::from_secs(300);
+
+/// How long one request may take: beyond API Gateway's 30 s, so a hung stack fails the test
+/// with a message instead of hanging the run.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// Polls `check` (every `every`) until it answers `Some`, and answers that; fails naming `what`
+/// and the last thing seen when `PATIENCE` runs out first.
+pub async fn wait_for<T, F, Fut>(what: &str, every: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, String>>,
+{
+    let start = Instant::now();
+    loop {
+        match check().await {
+            Ok(found) => return found,
+            Err(seen) if start.elapsed() > PATIENCE => {
+                panic!("{what}: not seen within {PATIENCE:?}; last seen: {seen}")
+            }
+            Err(_) => tokio::time::sleep(every).await,
+        }
+    }
+}
+
+/// The line the functions logged for a request (by its `X-Request-Id`), once it is in the
+/// stack's captured output.
+pub async fn log_line(request_id: &str) -> Value {
+    wait_for(&format!("the log line of {request_id}"), Duration::from_millis(100), move || async move {
+        let log = std::fs::read_to_string(env("MILLWRIGHT_STACK_LOG")).map_err(|e| e.to_string())?;
+        log.lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|l| l["fields"]["request_id"] == request_id)
+            .ok_or_else(|| "no such line yet".to_owned())
+    })
+    .await
+}
 
 /// A setting the test run needs; panics with the fix when it is missing.
 pub fn env(name: &str) -> String {
@@ -47,7 +89,7 @@ impl Api {
     /// The API at `MILLWRIGHT_API_URL`.
     #[allow(clippy::new_without_default)]
     pub fn new() -> Self {
-        Self { base: env("MILLWRIGHT_API_URL"), http: Client::new() }
+        Self { base: env("MILLWRIGHT_API_URL"), http: client() }
     }
 
     /// Sends a request; asserts it got a JSON answer with `X-Request-Id` and no 5xx.
@@ -134,6 +176,11 @@ impl Api {
     }
 }
 
+/// An HTTP client that gives up on an answer that never comes.
+pub fn client() -> Client {
+    Client::builder().timeout(REQUEST_TIMEOUT).build().expect("a client")
+}
+
 /// Opens an account through the operator tool and returns its key.
 pub fn account(credits: u32) -> String {
     let out = Command::new(env("MILLWRIGHT_ADMIN_BIN"))
@@ -174,7 +221,7 @@ pub struct StandIn {
 impl StandIn {
     /// The stand-in of a system in this test run.
     pub fn of(system: &str) -> Self {
-        Self { origin: env(&format!("MILLWRIGHT_STANDIN_{}", system.to_uppercase())), http: Client::new() }
+        Self { origin: env(&format!("MILLWRIGHT_STANDIN_{}", system.to_uppercase())), http: client() }
     }
 
     async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Value {
@@ -218,21 +265,19 @@ impl StandIn {
 
 /// Polls a run until it ends; answers every status it was seen in, and the run.
 pub async fn follow(api: &Api, token: &str, id: &str) -> (Vec<String>, Value) {
-    let mut seen: Vec<String> = Vec::new();
-    let start = Instant::now();
-    loop {
+    let seen = &std::cell::RefCell::new(Vec::<String>::new());
+    let run = wait_for(&format!("the end of run {id}"), Duration::from_millis(100), move || async move {
         let a = api.get(&format!("/v1/syncs/{id}"), token).await;
         assert_eq!(a.status, StatusCode::OK, "{}", a.body);
         let status = a.body["sync"]["status"].as_str().unwrap().to_owned();
+        let mut seen = seen.borrow_mut();
         if seen.last() != Some(&status) {
             seen.push(status.clone());
         }
-        if status == "succeeded" || status == "failed" {
-            return (seen, a.body["sync"].clone());
-        }
-        assert!(start.elapsed() < Duration::from_secs(90), "run {id} still {status} after 90 s");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        if status == "succeeded" || status == "failed" { Ok(a.body["sync"].clone()) } else { Err(status) }
+    })
+    .await;
+    (seen.take(), run)
 }
 
 /// A run's counts: fetched, created, updated, deleted.

@@ -4,7 +4,7 @@
 //! Needs `MILLWRIGHT_API_URL`, `MILLWRIGHT_ADMIN_BIN` (opens accounts), `MILLWRIGHT_STACK_LOG`
 //! (the stack's captured output) and the stack's AWS settings (`.local/stack.env`).
 
-use millwright_blackbox::{Api, account, env};
+use millwright_blackbox::{Api, account, env, log_line};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -153,11 +153,20 @@ async fn no_token_key_or_credential_is_stored_or_logged() {
     let api = Api::new();
     let key = account(1);
     let credential = format!("sandbox-credential-{}", random_hex());
-    let (id, token) = api.connect_sandbox(&key, &credential).await;
+    let connected = api
+        .post(
+            "/v1/connections",
+            &key,
+            json!({"system": "sandbox", "deployment": "cloud", "credentials": {"apiKey": credential}}),
+        )
+        .await;
+    assert_eq!(connected.status, StatusCode::CREATED, "{}", connected.body);
+    let id = connected.body["connection"]["id"].as_str().unwrap().to_owned();
+    let token = connected.body["token"].as_str().unwrap().to_owned();
     let rotated = api.post(&format!("/v1/connections/{id}/token"), &key, json!({})).await;
     let new_token = rotated.body["token"].as_str().unwrap().to_owned();
-    api.get("/v1/purchase-orders", &new_token).await;
-    api.post(&format!("/v1/connections/{id}/disconnect"), &key, json!({})).await;
+    let read = api.get("/v1/purchase-orders", &new_token).await;
+    let gone = api.post(&format!("/v1/connections/{id}/disconnect"), &key, json!({})).await;
 
     let aws = aws_config::load_from_env().await;
     let dynamo = aws_sdk_dynamodb::Client::new(&aws);
@@ -166,8 +175,10 @@ async fn no_token_key_or_credential_is_stored_or_logged() {
         stored.push_str(&table_text(&dynamo, &env(table)).await);
     }
     assert!(stored.contains(&id), "the scan sees this test's connection");
-    // Give the emulator a moment to flush the functions' output to the captured log.
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    // Every request of this test is in the captured log before the log is searched.
+    for answer in [&connected, &rotated, &read, &gone] {
+        log_line(&answer.request_id).await;
+    }
     let logs = std::fs::read_to_string(env("MILLWRIGHT_STACK_LOG")).unwrap();
     assert!(logs.contains(&id), "the log holds this test's requests");
     for secret in [&key, &token, &new_token, &credential] {

@@ -1,7 +1,7 @@
 //! Black-box tests of the data calls on a sandbox connection: every entity's reads, the
 //! capabilities and their enforcement, the sandbox's business errors, and idempotent writes.
 
-use millwright_blackbox::{Answer, Api, account};
+use millwright_blackbox::{Answer, Api, account, log_line};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -250,15 +250,9 @@ async fn reads_cost_at_most_two_aws_calls() {
         assert_eq!(a.status, StatusCode::OK);
         ids.push((path.to_owned(), a.request_id));
     }
-    // The functions log each request with the AWS calls it made; give the log a moment to flush.
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    let log = std::fs::read_to_string(millwright_blackbox::env("MILLWRIGHT_STACK_LOG")).unwrap();
+    // The functions log each request with the AWS calls it made.
     for (path, id) in ids {
-        let line = log
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .find(|l| l["fields"]["request_id"] == id.as_str())
-            .unwrap_or_else(|| panic!("no log line for {id}"));
+        let line = log_line(&id).await;
         let calls = line["fields"]["aws_calls"].as_u64().unwrap();
         println!("GET {path}: {calls} AWS call(s)");
         assert!((1..=2).contains(&calls), "GET {path} made {calls} AWS calls");

@@ -413,22 +413,24 @@ class Structure:
             raise required("status", self.mbo)
         if status not in self.moves.get(record["status"], ()):
             raise Refusal(400, INVALID_STATUS, f"The status cannot be changed from {record['status']} to {status}.")
+        at = now()
         draft = copy.deepcopy(record)
-        draft.update(status=status, statusdate=iso(parse_iso(body["date"]) if body.get("date") else now()))
+        draft.update(status=status, statusdate=iso(parse_iso(body["date"]) if body.get("date") else at))
         self.moved(draft)
-        self.commit(stand, record, draft)
+        self.commit(stand, record, draft, at)
 
     def touch(self, stand, record, changes):
         """Change stored attributes the way a Maximo user would (for /_standin/touch)."""
+        at = now()
         draft = copy.deepcopy(record)
         draft.update(changes)
         if "status" in changes:
-            draft["statusdate"] = iso(now())
-        self.commit(stand, record, without_nulls(draft))
+            draft["statusdate"] = iso(at)
+        self.commit(stand, record, without_nulls(draft), at)
 
-    def commit(self, stand, record, draft):
-        """Replace a record by its changed draft, with a new changedate and rowstamp."""
-        draft.update(changedate=iso(now()), _rowstamp=stand.next_number())
+    def commit(self, stand, record, draft, at=None):
+        """Replace a record by its changed draft, with a new changedate (`at`, else now) and rowstamp."""
+        draft.update(changedate=iso(at or now()), _rowstamp=stand.next_number())
         record.clear()
         record.update(draft)
 

@@ -251,7 +251,10 @@ mod tests {
             AddressPolicy { allow_local: true },
             RetryPolicy { attempts: 1, ..Default::default() },
         );
-        let refused = local.send(Replay::Safe, || local.client().get("http://127.0.0.1:9/x")).await;
+        // A port that was free a moment ago: nothing listens there.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let url = format!("http://127.0.0.1:{closed}/x");
+        let refused = local.send(Replay::Safe, || local.client().get(&url)).await;
         assert!(matches!(refused, Err(ConnectorError::Upstream(_))), "the local-dev switch lets 127.0.0.1 through");
     }
 

@@ -545,7 +545,7 @@ mod tests {
     }
 
     fn maximo() -> Maximo {
-        let policy = RetryPolicy { attempts: 1, timeout: Duration::from_secs(5), ..RetryPolicy::default() };
+        let policy = RetryPolicy { attempts: 1, timeout: Duration::from_secs(30), ..RetryPolicy::default() };
         Maximo::new(Upstream::with_retries(AddressPolicy { allow_local: true }, policy))
     }
 
