@@ -1,0 +1,9 @@
+//! The black-box tests, in one binary so they all run at once against the one running stack
+//! (each on an account of its own), as its users would use it side by side.
+
+mod api;
+mod connectors;
+mod entities;
+mod routes;
+mod syncs;
+mod webhooks;
