@@ -21,6 +21,7 @@ import http.server
 import json
 import os
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -32,9 +33,14 @@ INVOKE_PATH = "/2015-03-31/functions/"
 TICK_SECONDS = 0.2
 
 
+LOG_LOCK = threading.Lock()
+
+
 def log(line):
-    """One line of the service's own log (the functions write theirs beside it)."""
-    print(f"lambda: {line}", flush=True)
+    """One line of the service's own log (the functions write theirs beside it), whole."""
+    with LOG_LOCK:
+        sys.stdout.write(f"lambda: {line}\n")
+        sys.stdout.flush()
 
 
 def read_body(handler):
@@ -228,7 +234,11 @@ class Function:
         )
         self.instances.add(instance)
         try:
-            instance.process = subprocess.Popen([self.binary], env=env, stdin=subprocess.DEVNULL)
+            # A session of its own: the service ends its instances itself (and one left behind
+            # exits when its Runtime API is gone).
+            instance.process = subprocess.Popen(
+                [self.binary], env=env, stdin=subprocess.DEVNULL, start_new_session=True
+            )
         except OSError as error:
             log(f"{self.name}: cannot start {self.binary}: {error}")
             instance.retired = True

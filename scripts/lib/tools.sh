@@ -20,8 +20,15 @@ ensure_tools() {
   export PATH="$venv/bin:$PATH"
 }
 
-# The ports free_port handed out, shared with the scripts this one starts.
-export MILLWRIGHT_PORTS_FILE=${MILLWRIGHT_PORTS_FILE:-"$root/.local/ports.$$"}
+# The ports free_port handed out, shared with the scripts this one starts; the script that made
+# the list removes it (release_ports) when it ends.
+if [ -z "${MILLWRIGHT_PORTS_FILE:-}" ]; then
+  export MILLWRIGHT_PORTS_FILE="$root/.local/ports.$$"
+  ports_owner=$$
+fi
+release_ports() {
+  [ "${ports_owner:-}" != $$ ] || rm -f "$MILLWRIGHT_PORTS_FILE"
+}
 
 # A free TCP port on 127.0.0.1, below the kernel's ephemeral range (so no outgoing connection
 # takes it before its server binds it) and never one handed out before in this run.
