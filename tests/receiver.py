@@ -13,7 +13,7 @@ Every request is recorded at arrival and verified with the official Standard Web
 GET /log/{name} answers the records in arrival order (a record's status is null until it is
 answered); GET /health answers 200.
 
-    python3 tests/receiver.py --port PORT   (127.0.0.1; 0 picks a free port)
+    .venv/bin/python3 tests/receiver.py --port PORT   (127.0.0.1; 0 picks a free port)
 
 prints `RECEIVER READY port=<n>` once it listens.
 """
