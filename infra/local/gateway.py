@@ -159,7 +159,7 @@ def response(result):
     return int(answer["statusCode"]), headers, data
 
 
-def make_handler(host, routes):
+def make_handler(host, routes, integration_seconds):
     class Gateway(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -193,7 +193,7 @@ def make_handler(host, routes):
                     continue  # API Gateway cannot represent it either
             now = datetime.datetime.now(datetime.timezone.utc)
             payload = event(route, params, self.command, self.path, headers, body, self.client_address[0], request_id, now)
-            invocation = host.functions[route.function].invoke(json.dumps(payload).encode(), INTEGRATION_SECONDS)
+            invocation = host.functions[route.function].invoke(json.dumps(payload).encode(), integration_seconds)
             if not invocation.done.is_set():
                 return self.answer(503, json_type, b'{"message":"Service Unavailable"}', request_id)
             if invocation.error is not None:
@@ -221,6 +221,9 @@ def main():
     parser.add_argument("--env-file", required=True, help="the functions' environment, KEY=VALUE lines")
     parser.add_argument("--binaries", required=True, help="the directory of the function binaries")
     parser.add_argument("--max-instances", type=int, default=10, help="instances per function at most")
+    parser.add_argument(
+        "--integration-seconds", type=float, default=INTEGRATION_SECONDS, help="how long a request waits for its function"
+    )
     args = parser.parse_args()
 
     with open(args.functions, encoding="utf-8") as f:
@@ -234,7 +237,7 @@ def main():
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     invoke = lambdas.serve_invoke_api(host, args.invoke_port)
-    server = lambdas.Server(("127.0.0.1", args.port), make_handler(host, routes_of(specs)))
+    server = lambdas.Server(("127.0.0.1", args.port), make_handler(host, routes_of(specs), args.integration_seconds))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     print(
         f"local API Gateway on http://127.0.0.1:{server.server_address[1]}, "

@@ -173,4 +173,21 @@ mod tests {
         assert_eq!(time(&later), "2026-12-02T10:00:00.001Z");
         assert!(earlier.id < later.id);
     }
+
+    #[test]
+    fn status_events_happen_when_the_status_changed() {
+        let changed = DateTime::parse_from_rfc3339("2026-12-02T10:00:00.042Z").unwrap().with_timezone(&Utc);
+        let mut connection = Connection::example(changed);
+        connection.change_status(ConnectionStatus::AuthRequired, changed + chrono::Duration::seconds(5));
+        for event in [
+            Event::status_changed(&connection, Some(ConnectionStatus::Active)),
+            Event::auth_required(&connection, "password expired"),
+        ] {
+            assert_eq!(event.created_at, connection.status_changed_at, "{:?}", event.kind);
+        }
+        let body: Value = serde_json::from_str(&Event::status_changed(&connection, None).body()).unwrap();
+        assert_eq!(body["createdAt"], "2026-12-02T10:00:05.042Z");
+        assert_eq!(body["data"]["status"], "auth_required");
+        assert!(body["data"]["connection"].get("accountId").is_none());
+    }
 }

@@ -96,6 +96,26 @@ pub struct Connection {
 }
 
 impl Connection {
+    /// An active sandbox connection whose status last changed `changed`, for unit tests.
+    #[cfg(test)]
+    pub(crate) fn example(changed: DateTime<Utc>) -> Connection {
+        Connection {
+            id: "conn_1".into(),
+            account_id: "acct_1".into(),
+            system: "sandbox".into(),
+            deployment: Deployment::Cloud,
+            tier: 1,
+            credits: 0,
+            status: ConnectionStatus::Active,
+            name: None,
+            created_at: changed,
+            disconnected_at: None,
+            status_changed_at: changed,
+            settings: Settings { sync_entities: vec![], sync_interval_minutes: 60, historical_days: 30 },
+            last_sync: BTreeMap::new(),
+        }
+    }
+
     /// Moves the connection to `status` at `now` — or, if the clock of whoever changed it last
     /// was ahead, a millisecond after that change, so status times never repeat or go back.
     pub fn change_status(&mut self, status: ConnectionStatus, now: DateTime<Utc>) {
@@ -142,28 +162,10 @@ pub enum Principal {
 mod tests {
     use super::*;
 
-    fn connection(changed: DateTime<Utc>) -> Connection {
-        Connection {
-            id: "conn_1".into(),
-            account_id: "acct_1".into(),
-            system: "sandbox".into(),
-            deployment: Deployment::Cloud,
-            tier: 1,
-            credits: 0,
-            status: ConnectionStatus::Active,
-            name: None,
-            created_at: changed,
-            disconnected_at: None,
-            status_changed_at: changed,
-            settings: Settings { sync_entities: vec![], sync_interval_minutes: 60, historical_days: 30 },
-            last_sync: BTreeMap::new(),
-        }
-    }
-
     #[test]
     fn status_times_are_milliseconds_that_only_go_forward() {
         let t0 = DateTime::parse_from_rfc3339("2026-12-02T10:00:00.123Z").unwrap().with_timezone(&Utc);
-        let mut c = connection(t0);
+        let mut c = Connection::example(t0);
         c.change_status(ConnectionStatus::AuthRequired, t0 + TimeDelta::microseconds(5_678));
         assert_eq!(c.status_changed_at, t0 + TimeDelta::milliseconds(5), "truncated to the millisecond");
         // A clock behind the last change, or the same millisecond: one millisecond after it.

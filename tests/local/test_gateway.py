@@ -14,6 +14,7 @@ import base64
 import http.client
 import json
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -98,7 +99,7 @@ class Answer:
 class Gateway:
     """The gateway process, its API port and its Invoke API port."""
 
-    def __init__(self, tmp):
+    def __init__(self, tmp, *extra):
         binaries = tmp / "bin"
         binaries.mkdir()
         for spec in SPECS["functions"]:
@@ -110,7 +111,7 @@ class Gateway:
         command = [
             sys.executable, "-u", str(GATEWAY), "--port", "0", "--invoke-port", "0",
             "--functions", str(tmp / "functions.json"), "--env-file", str(tmp / "stack.env"),
-            "--binaries", str(binaries), "--max-instances", str(MAX_INSTANCES),
+            "--binaries", str(binaries), "--max-instances", str(MAX_INSTANCES), *extra,
         ]  # fmt: skip
         self.log = open(tmp / "gateway.log", "w+")
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=self.log, text=True)
@@ -220,6 +221,23 @@ def test_failures_timeouts_and_crashes_answer_as_api_gateway_does_and_the_next_r
     answer = gateway.request("GET", "/v1/things?act=exit")
     assert (answer.status, answer.json()) == (500, {"message": "Internal Server Error"})
     assert seen(gateway.request("GET", "/v1/things"))["event"]["routeKey"] == "GET /v1/things"
+
+
+def test_api_gateway_answers_413_for_a_body_over_its_limit_without_reading_it(gateway):
+    with socket.create_connection(("127.0.0.1", gateway.port), timeout=30) as conn:
+        conn.sendall(b"POST /v1/things/t/parts/p HTTP/1.1\r\nHost: x\r\nContent-Length: 10485761\r\n\r\n")
+        head = conn.makefile("rb").readline()
+    assert head.startswith(b"HTTP/1.1 413"), head
+
+
+def test_a_request_waits_no_longer_than_the_integration_timeout(tmp_path):
+    impatient = Gateway(tmp_path, "--integration-seconds", "0.5")
+    try:
+        answer = impatient.request("GET", "/v1/things?act=sleep&seconds=1.5")
+        assert (answer.status, answer.json()) == (503, {"message": "Service Unavailable"})
+        assert seen(impatient.request("GET", "/v1/things"))["event"]["routeKey"] == "GET /v1/things"
+    finally:
+        impatient.stop()
 
 
 def test_the_invoke_api_runs_events_and_reports_function_errors(gateway):
