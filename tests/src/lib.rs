@@ -21,8 +21,8 @@ pub const PATIENCE: Duration = Duration::from_secs(300);
 /// with a message instead of hanging the run.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(90);
 
-/// Polls `check` (every `every`) until it answers `Some`, and answers that; fails naming `what`
-/// and the last thing seen when `PATIENCE` runs out first.
+/// Polls `check` (every `every`) until it answers `Ok`, and answers that; fails naming `what`
+/// and the last thing it saw (the `Err`) when `PATIENCE` runs out first.
 pub async fn wait_for<T, F, Fut>(what: &str, every: Duration, mut check: F) -> T
 where
     F: FnMut() -> Fut,
