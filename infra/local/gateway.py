@@ -19,8 +19,8 @@ import base64
 import datetime
 import http.server
 import json
+import os
 import signal
-import sys
 import threading
 import urllib.parse
 import uuid
@@ -229,13 +229,7 @@ def main():
     with open(args.functions, encoding="utf-8") as f:
         specs = json.load(f)["functions"]
     host = lambdas.Host(specs, args.binaries, lambdas.read_env(args.env_file), args.max_instances)
-
-    def stop(*_):
-        host.stop()
-        sys.exit(0)
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    stopping = signal_received(signal.SIGTERM, signal.SIGINT)
     invoke = lambdas.serve_invoke_api(host, args.invoke_port)
     server = lambdas.Server(("127.0.0.1", args.port), make_handler(host, routes_of(specs), args.integration_seconds))
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -244,7 +238,21 @@ def main():
         f"Lambda Invoke API on http://127.0.0.1:{invoke.server_address[1]}",
         flush=True,
     )
-    signal.pause()
+    os.read(stopping, 1)
+    host.stop()
+
+
+def signal_received(*signums):
+    """A pipe's read end that becomes readable when one of `signums` arrives.
+
+    The kernel may hand a process's signal to any of its threads, and `signal.pause()` wakes only
+    when the main thread is the one; the wakeup fd is written whichever thread takes it."""
+    reader, writer = os.pipe()
+    os.set_blocking(writer, False)
+    signal.set_wakeup_fd(writer, warn_on_full_buffer=False)
+    for signum in signums:
+        signal.signal(signum, lambda *_: None)
+    return reader
 
 
 if __name__ == "__main__":
