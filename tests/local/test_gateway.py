@@ -135,8 +135,13 @@ class Gateway:
         return self.request("POST", path, json.dumps(event).encode(), port=self.invoke_port)
 
     def stop(self):
+        """SIGTERM, as scripts/dev and scripts/test stop it; it must end within 10 s (it is
+        killed either way, so that a failure leaves no gateway behind)."""
         self.process.terminate()
-        self.process.wait(10)
+        try:
+            self.process.wait(10)
+        finally:
+            self.process.kill()
 
 
 @pytest.fixture(scope="module")
