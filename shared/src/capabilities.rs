@@ -102,6 +102,11 @@ impl Capabilities {
             rules: Vec::new(),
         })
     }
+
+    /// The entities the system can list — the ones a sync can copy — in the API's order.
+    pub fn listable(&self) -> Vec<Entity> {
+        Entity::ALL.iter().copied().filter(|&e| self.of(e).operations.contains(&Operation::List)).collect()
+    }
 }
 
 fn status_of(record: &Record) -> &str {

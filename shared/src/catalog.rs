@@ -1,7 +1,10 @@
 //! The system catalogue: which customer systems Millwright connects to, what each costs in credits
-//! and which credentials each needs. `GET /v1/systems` renders it as is.
+//! and which credentials each needs. `GET /v1/systems` renders it with what each system's
+//! connector can do, so a user can choose before connecting.
 
 use serde::Serialize;
+
+use crate::{capabilities::Operation, connectors::Connectors, entities::Entity};
 
 /// Where a customer's system runs; on-premises connections cost double their cloud twin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -262,6 +265,48 @@ pub fn systems() -> Vec<System> {
     ]
 }
 
+/// What a system supports for one entity, as the catalogue shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct EntityOffer {
+    /// The entity.
+    pub entity: Entity,
+    /// The operations on it; `list` makes it syncable.
+    pub operations: Vec<Operation>,
+}
+
+/// A catalogue entry with what can be done with it today.
+#[derive(Debug, Clone, Serialize)]
+pub struct Offering {
+    /// The system.
+    #[serde(flatten)]
+    pub system: System,
+    /// Whether it can be connected now; an unavailable system is listed so that users can see
+    /// what is coming, and connecting it is refused.
+    pub available: bool,
+    /// The entities it supports and how (none while it is unavailable). Those with `list` are
+    /// the default `syncEntities` of a new connection.
+    pub entities: Vec<EntityOffer>,
+}
+
+/// The catalogue with each system's connector, as `GET /v1/systems` shows it (entities in the
+/// API's order).
+pub fn offerings(connectors: &Connectors) -> Vec<Offering> {
+    systems()
+        .into_iter()
+        .map(|system| {
+            let connector = connectors.get(system.id);
+            let capabilities = connector.as_ref().map(|c| c.capabilities());
+            let entities = Entity::ALL
+                .iter()
+                .flat_map(|&entity| capabilities.as_ref().map(|c| c.of(entity)))
+                .filter(|c| !c.operations.is_empty())
+                .map(|c| EntityOffer { entity: c.entity, operations: c.operations })
+                .collect();
+            Offering { system, available: connector.is_some(), entities }
+        })
+        .collect()
+}
+
 /// Looks a system up by id.
 pub fn find(id: &str) -> Option<System> {
     systems().into_iter().find(|s| s.id == id)
@@ -301,5 +346,18 @@ mod tests {
         {
             assert_eq!(ids.iter().filter(|&&i| i == id).count(), 1, "{id}");
         }
+    }
+
+    #[test]
+    fn offerings_show_what_each_connector_lists_and_mark_the_rest_unavailable() {
+        let offerings = offerings(&Connectors::standard(Default::default()));
+        let of = |id: &str| offerings.iter().find(|o| o.system.id == id).unwrap();
+        let maximo = of("ibm_maximo");
+        let listable = Connectors::standard(Default::default()).get("ibm_maximo").unwrap().capabilities().listable();
+        let offered: Vec<_> =
+            maximo.entities.iter().filter(|e| e.operations.contains(&Operation::List)).map(|e| e.entity).collect();
+        assert!(maximo.available && !listable.is_empty());
+        assert_eq!(offered, listable, "the default syncEntities, in the API's order");
+        assert!((!of("netsuite").available && of("netsuite").entities.is_empty()));
     }
 }

@@ -20,7 +20,7 @@ use crate::{
 
 /// Body of `POST /v1/connections`.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ConnectRequest {
     /// Catalogue id.
     pub system: String,
@@ -35,6 +35,10 @@ pub struct ConnectRequest {
     /// Sync settings; defaults apply to what is omitted.
     #[serde(default)]
     pub settings: Option<SettingsInput>,
+    /// Whether a full sync of the connection's entities starts at once (default true; systems
+    /// read live, such as the sandbox, never need one).
+    #[serde(default)]
+    pub initial_sync: Option<bool>,
 }
 
 /// Sync settings as a caller may send them.
@@ -50,19 +54,16 @@ pub struct SettingsInput {
 }
 
 impl SettingsInput {
-    /// Applies defaults and bounds; the error names the field.
-    pub fn resolve(self) -> Result<Settings, ApiError> {
-        let sync_entities =
-            self.sync_entities.unwrap_or_else(|| Entity::ALL.iter().map(|e| e.path().to_owned()).collect());
-        for (i, e) in sync_entities.iter().enumerate() {
-            if Entity::from_path(e).is_none() {
-                let known: Vec<_> = Entity::ALL.iter().map(|e| e.path()).collect();
-                return Err(ApiError::invalid_field(
-                    format!("settings.syncEntities[{i}]"),
-                    format!("unknown entity \"{e}\"; one of {}", known.join(", ")),
-                ));
+    /// Applies defaults and bounds; the error names the field. `listable` is what the system can
+    /// list: the default entities, and the only ones that may be named.
+    pub fn resolve(self, listable: &[Entity]) -> Result<Settings, ApiError> {
+        let sync_entities = match self.sync_entities {
+            None => listable.iter().map(|e| e.path().to_owned()).collect(),
+            Some(named) => {
+                check_entities(&named, listable)?;
+                named
             }
-        }
+        };
         let sync_interval_minutes = self.sync_interval_minutes.unwrap_or(60);
         if !(1..=1440).contains(&sync_interval_minutes) {
             return Err(ApiError::invalid_field("settings.syncIntervalMinutes", "must be from 1 to 1440"));
@@ -73,6 +74,33 @@ impl SettingsInput {
         }
         Ok(Settings { sync_entities, sync_interval_minutes, historical_days })
     }
+}
+
+/// Each named entity must exist (400) and be one the system can list (422), once.
+fn check_entities(named: &[String], listable: &[Entity]) -> Result<(), ApiError> {
+    for (i, name) in named.iter().enumerate() {
+        let field = format!("settings.syncEntities[{i}]");
+        let Some(entity) = Entity::from_path(name) else {
+            let known: Vec<_> = Entity::ALL.iter().map(|e| e.path()).collect();
+            return Err(ApiError::invalid_field(
+                field,
+                format!("unknown entity \"{name}\"; one of {}", known.join(", ")),
+            ));
+        };
+        if !listable.contains(&entity) {
+            let can: Vec<_> = listable.iter().map(|e| e.path()).collect();
+            let why = format!("this system cannot list {name}; it syncs {}", can.join(", "));
+            return Err(ApiError::new(
+                ErrorCode::EntityNotSyncable,
+                format!("\"{name}\" cannot be synced from this system."),
+            )
+            .with_field(field, why));
+        }
+        if named[..i].contains(name) {
+            return Err(ApiError::invalid_field(field, format!("\"{name}\" is named twice")));
+        }
+    }
+    Ok(())
 }
 
 /// Every connection id starts with this.
@@ -131,6 +159,11 @@ impl ConnectionService {
         Self { store, secrets, schedules, connectors }
     }
 
+    /// The catalogue with what each system's connector can do.
+    pub fn offerings(&self) -> Vec<catalog::Offering> {
+        catalog::offerings(&self.connectors)
+    }
+
     /// Deletes what a connection keeps outside the connections table: its credentials and its
     /// schedule. Failures are logged; a repeated disconnect tries again.
     async fn release(&self, account_id: &str, id: &str) {
@@ -157,6 +190,10 @@ impl ConnectionService {
         let credits = system.credits(deployment).ok_or_else(|| {
             ApiError::invalid_field("deployment", format!("{} is not offered as {}", system.name, deployment.as_str()))
         })?;
+        let connector = self.connectors.get(system.id).ok_or_else(|| {
+            ApiError::new(ErrorCode::SystemNotAvailable, format!("{} cannot be connected yet.", system.name))
+                .with_field("system", "see \"available\" in GET /v1/systems")
+        })?;
         let credentials = Credentials(request.credentials);
         let missing: Vec<_> =
             system.credentials.iter().filter(|f| f.required && credentials.text(f.name).is_none()).collect();
@@ -167,14 +204,16 @@ impl ConnectionService {
             }
             return Err(err);
         }
-        let settings = request.settings.unwrap_or_default().resolve()?;
+        let settings = request.settings.unwrap_or_default().resolve(&connector.capabilities().listable())?;
         if request.name.as_ref().is_some_and(|n| n.chars().count() > 200) {
             return Err(ApiError::invalid_field("name", "at most 200 characters"));
         }
-        let connector = self.connectors.get(system.id).ok_or_else(|| {
-            ApiError::new(ErrorCode::SystemUnavailable, format!("Connecting {} is not available yet.", system.name))
-        })?;
         connector.verify(&credentials).await.map_err(|e| connector_error(system.id, e))?;
+        // Data read live needs no copy; everything else starts with a full one.
+        let initial_sync_pending = match request.initial_sync.unwrap_or(true) && !connector.live_reads() {
+            true => settings.sync_entities.clone(),
+            false => Vec::new(),
+        };
 
         let id = format!("{CONNECTION_PREFIX}{}", ulid::Ulid::new().to_string().to_lowercase());
         let issued = token::issue(if system.is_sandbox() { TokenKind::Sandbox } else { TokenKind::Connection });
@@ -193,6 +232,7 @@ impl ConnectionService {
             status_changed_at: now,
             settings,
             last_sync: Default::default(),
+            initial_sync_pending,
         };
         let record = TokenRecord {
             digest: issued.digest.clone(),
@@ -273,5 +313,46 @@ impl ConnectionService {
         let connection = self.store.rotate_token(account_id, id, &record).await.map_err(backend)?;
         tracing::info!(connection = %id, "token rotated");
         Ok((connection, issued))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(entities: Option<&[&str]>) -> SettingsInput {
+        SettingsInput {
+            sync_entities: entities.map(|e| e.iter().map(|s| s.to_string()).collect()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn default_entities_are_what_the_system_can_list() {
+        let listable = [Entity::Vendors, Entity::PurchaseOrders];
+        let resolved = settings(None).resolve(&listable).unwrap();
+        assert_eq!(resolved.sync_entities, ["vendors", "purchase-orders"]);
+        assert_eq!((resolved.sync_interval_minutes, resolved.historical_days), (60, 365));
+        let chosen = settings(Some(&["purchase-orders"])).resolve(&listable).unwrap();
+        assert_eq!(chosen.sync_entities, ["purchase-orders"]);
+    }
+
+    #[test]
+    fn an_entity_the_system_cannot_list_is_refused_by_name() {
+        let listable = [Entity::Vendors, Entity::PurchaseOrders];
+        let err = settings(Some(&["vendors", "materials"])).resolve(&listable).unwrap_err();
+        assert_eq!((err.code, err.code.status()), (ErrorCode::EntityNotSyncable, 422));
+        assert_eq!(err.details[0].field.as_deref(), Some("settings.syncEntities[1]"));
+        assert!(err.message.contains("materials") && err.details[0].message.contains("vendors, purchase-orders"));
+        let unknown = settings(Some(&["spaceships"])).resolve(&listable).unwrap_err();
+        assert_eq!(
+            (unknown.code, unknown.details[0].field.as_deref()),
+            (ErrorCode::InvalidRequest, Some("settings.syncEntities[0]"))
+        );
+        let twice = settings(Some(&["vendors", "vendors"])).resolve(&listable).unwrap_err();
+        assert_eq!(
+            (twice.code, twice.details[0].field.as_deref()),
+            (ErrorCode::InvalidRequest, Some("settings.syncEntities[1]"))
+        );
     }
 }

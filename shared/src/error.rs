@@ -47,6 +47,10 @@ pub enum ErrorCode {
     ServiceUnavailable,
     /// The connected system is temporarily unavailable.
     SystemUnavailable,
+    /// The system cannot list this entity, so it cannot be synced.
+    EntityNotSyncable,
+    /// The system is in the catalogue but cannot be connected yet.
+    SystemNotAvailable,
 }
 
 impl ErrorCode {
@@ -62,7 +66,9 @@ impl ErrorCode {
             OperationNotSupported => 405,
             Conflict | IdempotencyKeyReused => 409,
             PayloadTooLarge => 413,
-            InvalidState | FieldNotUpdatable | InvalidVendor | OutOfStock => 422,
+            InvalidState | FieldNotUpdatable | InvalidVendor | OutOfStock | EntityNotSyncable | SystemNotAvailable => {
+                422
+            }
             RateLimitExceeded => 429,
             InternalError => 500,
             UpstreamError => 502,
@@ -81,7 +87,9 @@ impl ErrorCode {
             | OperationNotSupported
             | Conflict
             | IdempotencyKeyReused
-            | PayloadTooLarge => "invalid_request_error",
+            | PayloadTooLarge
+            | EntityNotSyncable
+            | SystemNotAvailable => "invalid_request_error",
             AuthenticationFailed => "authentication_error",
             InsufficientCredits => "billing_error",
             PermissionDenied => "permission_error",

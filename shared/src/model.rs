@@ -93,6 +93,11 @@ pub struct Connection {
     /// The last sync per entity.
     #[serde(default)]
     pub last_sync: BTreeMap<String, LastSync>,
+    /// The entities whose first sync, started at connect, has not ended: until it does, their
+    /// reads answer only what it has copied so far. Omitted once there are none. (A string set
+    /// in DynamoDB, so that the end of each run can take its entity out.)
+    #[serde(with = "serde_dynamo::string_set", default, skip_serializing_if = "Vec::is_empty")]
+    pub initial_sync_pending: Vec<String>,
 }
 
 impl Connection {
@@ -113,6 +118,7 @@ impl Connection {
             status_changed_at: changed,
             settings: Settings { sync_entities: vec![], sync_interval_minutes: 60, historical_days: 30 },
             last_sync: BTreeMap::new(),
+            initial_sync_pending: Vec::new(),
         }
     }
 

@@ -280,6 +280,16 @@ pub async fn follow(api: &Api, token: &str, id: &str) -> (Vec<String>, Value) {
     (seen.take(), run)
 }
 
+/// Follows the first sync a connect answered (`initialSync`) to its end: every run succeeds.
+pub async fn first_sync_succeeds(api: &Api, token: &str, connected: &Value) {
+    let ids = connected["initialSync"]["syncIds"].as_array().unwrap_or_else(|| panic!("no first sync: {connected}"));
+    assert!(!ids.is_empty(), "{connected}");
+    for id in ids {
+        let (_, run) = follow(api, token, id.as_str().unwrap()).await;
+        assert_eq!(run["status"], "succeeded", "{run}");
+    }
+}
+
 /// A run's counts: fetched, created, updated, deleted.
 pub fn counts(run: &Value) -> [u64; 4] {
     ["fetched", "created", "updated", "deleted"].map(|k| run["counts"][k].as_u64().unwrap())

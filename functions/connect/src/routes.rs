@@ -6,7 +6,6 @@ use millwright::{
         http::{ApiRequest, Reply, no_route},
     },
     auth::require_account,
-    catalog,
     connections::ConnectRequest,
     error::ApiError,
     openapi, page,
@@ -17,7 +16,9 @@ use std::sync::Arc;
 /// Dispatches one request.
 pub async fn route(services: Arc<Services>, request: ApiRequest) -> Result<Reply, ApiError> {
     match (request.method.as_str(), request.path().as_slice()) {
-        ("GET", ["v1", "systems"]) => Ok(Reply::ok(json!({"data": catalog::systems(), "nextCursor": null}))),
+        ("GET", ["v1", "systems"]) => {
+            Ok(Reply::ok(json!({"data": services.connections.offerings(), "nextCursor": null})))
+        }
         ("GET", ["v1", "openapi.json"]) => Ok(Reply::ok(openapi::document())),
         ("GET", ["v1", "credits"]) => credits(&services, &request).await,
         ("POST", ["v1", "connections"]) => connect(&services, &request).await,
@@ -36,7 +37,10 @@ async fn connect(services: &Services, request: &ApiRequest) -> Result<Reply, Api
     let account = require_account(&caller)?;
     let body: ConnectRequest = request.json()?;
     let (connection, token) = services.connections.connect(account, body).await?;
-    Ok(Reply::created(json!({"connection": connection, "token": token.plaintext})))
+    let initial = services.syncs.initial(&connection).await;
+    let initial_sync =
+        initial.map(|runs| json!({"mode": "full", "syncIds": runs.iter().map(|r| &r.id).collect::<Vec<_>>()}));
+    Ok(Reply::created(json!({"connection": connection, "token": token.plaintext, "initialSync": initial_sync})))
 }
 
 async fn list(services: &Services, request: &ApiRequest) -> Result<Reply, ApiError> {

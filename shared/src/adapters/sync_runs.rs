@@ -213,10 +213,11 @@ impl SyncRunStore for DynamoSyncRuns {
                 .table_name(&self.connections)
                 .key("accountId", s(&run.account_id))
                 .key("id", s(&run.connection_id))
-                .update_expression("SET lastSync.#e = :l")
+                .update_expression("SET lastSync.#e = :l DELETE initialSyncPending :e")
                 .condition_expression("attribute_exists(id)")
                 .expression_attribute_names("#e", &run.entity)
                 .expression_attribute_values(":l", AttributeValue::M(to_item(&last)?))
+                .expression_attribute_values(":e", AttributeValue::Ss(vec![run.entity.clone()]))
                 .build(),
         )?;
         let event = built(Put::builder().table_name(&self.events).set_item(Some(to_item(event)?)).build())?;

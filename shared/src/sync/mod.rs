@@ -68,22 +68,36 @@ impl SyncService {
             .connectors
             .get(&connection.system)
             .ok_or_else(|| ApiError::new(ErrorCode::SystemUnavailable, "Syncing this system is not available yet."))?;
-        let requested = match request.entities {
+        let capabilities = connector.capabilities();
+        let mut entities: Vec<Entity> = Vec::new();
+        match request.entities {
             Some(list) if list.is_empty() => {
                 return Err(ApiError::invalid_field("entities", "name at least one entity"));
             }
-            Some(list) => list,
-            None => connection.settings.sync_entities.clone(),
-        };
-        let mut entities: Vec<Entity> = Vec::new();
-        for (i, name) in requested.iter().enumerate() {
-            let entity = Entity::from_path(name).ok_or_else(|| {
-                let known: Vec<_> = Entity::ALL.iter().map(|e| e.path()).collect();
-                ApiError::invalid_field(format!("entities[{i}]"), format!("one of {}", known.join(", ")))
-            })?;
-            connector.capabilities().of(entity).require(Operation::List)?;
-            if !entities.contains(&entity) {
-                entities.push(entity);
+            Some(list) => {
+                for (i, name) in list.iter().enumerate() {
+                    let entity = Entity::from_path(name).ok_or_else(|| {
+                        let known: Vec<_> = Entity::ALL.iter().map(|e| e.path()).collect();
+                        ApiError::invalid_field(format!("entities[{i}]"), format!("one of {}", known.join(", ")))
+                    })?;
+                    capabilities.of(entity).require(Operation::List)?;
+                    if !entities.contains(&entity) {
+                        entities.push(entity);
+                    }
+                }
+            }
+            // The settings' entities, as far as the system lists them (settings made before
+            // connect checked them may name more).
+            None => {
+                let listable = capabilities.listable();
+                let chosen = connection.settings.sync_entities.iter().filter_map(|name| Entity::from_path(name));
+                entities.extend(chosen.filter(|e| listable.contains(e)));
+                if entities.is_empty() {
+                    return Err(ApiError::new(
+                        ErrorCode::Conflict,
+                        "The connection's settings name no entity to sync.",
+                    ));
+                }
             }
         }
         let mode = request.mode.unwrap_or(SyncMode::Incremental);
@@ -114,6 +128,24 @@ impl SyncService {
         self.queue.send(&messages, Duration::ZERO).await.map_err(storage)?;
         tracing::info!(connection = %connection.id, runs = runs.len(), ?mode, ?trigger, "syncs queued");
         Ok(runs)
+    }
+
+    /// Starts the first sync of a new connection: a full run of each entity it is waiting for.
+    /// The connection exists by now, so a failure here is logged and left to the schedule,
+    /// whose first run copies everything too.
+    pub async fn initial(&self, connection: &Connection) -> Option<Vec<SyncRun>> {
+        if connection.initial_sync_pending.is_empty() {
+            return None;
+        }
+        let request =
+            SyncRequest { entities: Some(connection.initial_sync_pending.clone()), mode: Some(SyncMode::Full) };
+        match self.start(connection, request, Trigger::Connect).await {
+            Ok(runs) => Some(runs),
+            Err(e) => {
+                tracing::error!(connection = %connection.id, error = %e, "could not start the first sync");
+                None
+            }
+        }
     }
 
     /// Puts a message back on the queue, delivered after `delay`.

@@ -56,6 +56,8 @@ pub enum Trigger {
     Manual,
     /// The connection's schedule.
     Schedule,
+    /// The first sync of a new connection.
+    Connect,
 }
 
 /// Records a run has handled so far.

@@ -105,6 +105,11 @@ impl Worker {
                 }
                 match self.service.start(&connection, SyncRequest::default(), Trigger::Schedule).await {
                     Ok(_) => Ok(Outcome::Queued),
+                    // A firing the connection refuses would be refused again: drop it, say why.
+                    Err(e) if e.code.status() < 500 => {
+                        tracing::warn!(connection = %connection_id, error = %e, "scheduled sync refused; nothing queued");
+                        Ok(Outcome::Done)
+                    }
                     Err(e) => Err(StoreError::Backend(format!("queueing scheduled runs: {}", e.message))),
                 }
             }

@@ -3,6 +3,7 @@
 
 mod api;
 mod connectors;
+mod defaults;
 mod entities;
 mod routes;
 mod syncs;

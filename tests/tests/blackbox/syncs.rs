@@ -2,6 +2,7 @@
 //! binary (fed by the stack's pump), schedules made at connect fire there, and disconnect ends
 //! them. The sandbox is the system; record-level sync rules are proven in shared/tests/sync.rs.
 
+use aws_sdk_scheduler::operation::get_schedule::GetScheduleOutput;
 use millwright_blackbox::{Api, account, counts, env, follow, wait_for};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -97,14 +98,19 @@ async fn bad_sync_requests_get_structured_errors() {
     assert!(api.get("/v1/syncs", &token).await.body["data"].as_array().unwrap().is_empty());
 }
 
-/// Whether EventBridge Scheduler holds the connection's schedule.
-async fn scheduled(connection_id: &str) -> bool {
+/// The connection's schedule, if EventBridge Scheduler holds one.
+pub(crate) async fn schedule(connection_id: &str) -> Option<GetScheduleOutput> {
     let scheduler = aws_sdk_scheduler::Client::new(&aws_config::load_from_env().await);
     match scheduler.get_schedule().name(connection_id).group_name(env("SCHEDULE_GROUP")).send().await {
-        Ok(_) => true,
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => false,
+        Ok(found) => Some(found),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => None,
         Err(e) => panic!("get schedule: {}", aws_sdk_scheduler::error::DisplayErrorContext(e)),
     }
+}
+
+/// Whether EventBridge Scheduler holds the connection's schedule.
+async fn scheduled(connection_id: &str) -> bool {
+    schedule(connection_id).await.is_some()
 }
 
 #[tokio::test]

@@ -215,7 +215,10 @@ async fn a_receiver_applying_status_events_by_created_at_in_any_order_ends_with_
 
     // Active, then auth_required (SAP refuses the stored credentials on a write), then disconnected.
     let tenant = format!("ORDER{}", &ulid::Ulid::new().to_string()[16..]);
-    let a = api.post("/v1/connections", &key, demo_connection("sap_s4hana", &tenant)).await;
+    // No first sync: the fault below is for the write.
+    let mut body = demo_connection("sap_s4hana", &tenant);
+    body["initialSync"] = json!(false);
+    let a = api.post("/v1/connections", &key, body).await;
     assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
     let (id, token) = (a.body["connection"]["id"].as_str().unwrap(), a.body["token"].as_str().unwrap());
     StandIn::of("sap_s4hana").faults(&tenant, "A_PurchaseOrder", json!([{"status": 401}])).await;
