@@ -39,6 +39,78 @@ pub struct ConnectRequest {
     /// read live, such as the sandbox, never need one).
     #[serde(default)]
     pub initial_sync: Option<bool>,
+    /// The user's own data about the connection.
+    #[serde(default)]
+    pub metadata: Option<Map<String, Value>>,
+}
+
+/// Body of `PATCH /v1/connections/{id}`: what is present changes, the rest stays.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ConnectionPatch {
+    /// A new label; `null` removes it.
+    #[serde(default, deserialize_with = "present")]
+    pub name: Option<Option<String>>,
+    /// Settings to change; those omitted keep their value.
+    #[serde(default)]
+    pub settings: Option<SettingsInput>,
+    /// Replaces the metadata as a whole.
+    #[serde(default)]
+    pub metadata: Option<Map<String, Value>>,
+}
+
+/// A field that is present, `null` included (absent fields take the default, `None`).
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// The most metadata a connection keeps: keys, and bytes as JSON.
+const MAX_METADATA_KEYS: usize = 50;
+const MAX_METADATA_BYTES: usize = 4096;
+
+/// Metadata within bounds (400 otherwise).
+fn check_metadata(metadata: &Map<String, Value>) -> Result<(), ApiError> {
+    if metadata.len() > MAX_METADATA_KEYS {
+        return Err(ApiError::invalid_field("metadata", format!("at most {MAX_METADATA_KEYS} keys")));
+    }
+    if metadata.keys().any(|k| k.is_empty() || k.chars().count() > 40) {
+        return Err(ApiError::invalid_field("metadata", "keys are 1 to 40 characters"));
+    }
+    let size = serde_json::to_string(metadata).map(|t| t.len()).unwrap_or(usize::MAX);
+    if size > MAX_METADATA_BYTES {
+        return Err(ApiError::invalid_field("metadata", format!("at most {MAX_METADATA_BYTES} bytes as JSON")));
+    }
+    Ok(())
+}
+
+/// Every credential the catalogue says the system requires is there (400 naming the missing).
+fn check_credentials(system: &catalog::System, credentials: &Credentials) -> Result<(), ApiError> {
+    let missing: Vec<_> =
+        system.credentials.iter().filter(|f| f.required && credentials.text(f.name).is_none()).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let mut err = ApiError::new(ErrorCode::InvalidRequest, format!("{} needs more credentials.", system.name));
+    for f in missing {
+        err = err.with_field(format!("credentials.{}", f.name), "required");
+    }
+    Err(err)
+}
+
+/// Body of `PUT /v1/connections/{id}/credentials`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialsRequest {
+    /// The new credentials, as `POST /v1/connections` takes them.
+    pub credentials: Map<String, Value>,
+}
+
+/// A name within bounds (400 otherwise).
+fn check_name(name: Option<&String>) -> Result<(), ApiError> {
+    match name {
+        Some(n) if n.chars().count() > 200 => Err(ApiError::invalid_field("name", "at most 200 characters")),
+        _ => Ok(()),
+    }
 }
 
 /// Sync settings as a caller may send them.
@@ -195,19 +267,11 @@ impl ConnectionService {
                 .with_field("system", "see \"available\" in GET /v1/systems")
         })?;
         let credentials = Credentials(request.credentials);
-        let missing: Vec<_> =
-            system.credentials.iter().filter(|f| f.required && credentials.text(f.name).is_none()).collect();
-        if !missing.is_empty() {
-            let mut err = ApiError::new(ErrorCode::InvalidRequest, format!("{} needs more credentials.", system.name));
-            for f in missing {
-                err = err.with_field(format!("credentials.{}", f.name), "required");
-            }
-            return Err(err);
-        }
+        check_credentials(&system, &credentials)?;
         let settings = request.settings.unwrap_or_default().resolve(&connector.capabilities().listable())?;
-        if request.name.as_ref().is_some_and(|n| n.chars().count() > 200) {
-            return Err(ApiError::invalid_field("name", "at most 200 characters"));
-        }
+        check_name(request.name.as_ref())?;
+        let metadata = request.metadata.unwrap_or_default();
+        check_metadata(&metadata)?;
         connector.verify(&credentials).await.map_err(|e| connector_error(system.id, e))?;
         // Data read live needs no copy; everything else starts with a full one.
         let initial_sync_pending = match request.initial_sync.unwrap_or(true) && !connector.live_reads() {
@@ -227,6 +291,7 @@ impl ConnectionService {
             credits,
             status: ConnectionStatus::Active,
             name: request.name,
+            metadata,
             created_at: now,
             disconnected_at: None,
             status_changed_at: now,
@@ -261,6 +326,80 @@ impl ConnectionService {
             return Err(ApiError::not_found("connection"));
         }
         self.store.connection(account_id, id).await.map_err(backend)?.ok_or_else(|| ApiError::not_found("connection"))
+    }
+
+    /// Changes a connection's name, settings or metadata; a new interval moves its schedule.
+    /// A disconnected connection changes no more (409).
+    pub async fn update(&self, account_id: &str, id: &str, patch: ConnectionPatch) -> Result<Connection, ApiError> {
+        let mut connection = self.get(account_id, id).await?;
+        if patch.name.is_none() && patch.settings.is_none() && patch.metadata.is_none() {
+            return Err(ApiError::new(ErrorCode::InvalidRequest, "The update changes nothing."));
+        }
+        if connection.status == ConnectionStatus::Disconnected {
+            return Err(ApiError::new(ErrorCode::Conflict, "The connection is disconnected; it cannot change."));
+        }
+        if let Some(name) = patch.name {
+            check_name(name.as_ref())?;
+            connection.name = name;
+        }
+        if let Some(metadata) = patch.metadata {
+            check_metadata(&metadata)?;
+            connection.metadata = metadata;
+        }
+        let interval = connection.settings.sync_interval_minutes;
+        if let Some(change) = patch.settings {
+            let current = &connection.settings;
+            let merged = SettingsInput {
+                sync_entities: Some(change.sync_entities.unwrap_or_else(|| current.sync_entities.clone())),
+                sync_interval_minutes: change.sync_interval_minutes.or(Some(current.sync_interval_minutes)),
+                historical_days: change.historical_days.or(Some(current.historical_days)),
+            };
+            let listable = self.connectors.get(&connection.system).map(|c| c.capabilities().listable());
+            connection.settings = merged.resolve(&listable.unwrap_or_default())?;
+        }
+        // The schedule first: a connection never shows an interval its schedule does not keep
+        // (a failure after it leaves the old settings shown; repeating the update mends it).
+        if connection.settings.sync_interval_minutes != interval {
+            let message = SyncMessage::Scheduled { account_id: account_id.to_owned(), connection_id: id.to_owned() };
+            let moved = self.schedules.update(id, connection.settings.sync_interval_minutes, &message).await;
+            moved.map_err(|e| match e {
+                StoreError::NotFound => ApiError::new(ErrorCode::Conflict, "The connection has no schedule to change."),
+                other => backend(other),
+            })?;
+        }
+        self.store.save_settings(&connection).await.map_err(backend)?;
+        tracing::info!(connection = %id, "connection updated");
+        Ok(connection)
+    }
+
+    /// Replaces a connection's credentials once its system accepts them (400 and nothing
+    /// changed otherwise). An `auth_required` connection is `active` again — same token, same
+    /// data, no new credits — with a `connection.status_changed` event.
+    pub async fn replace_credentials(
+        &self,
+        account_id: &str,
+        id: &str,
+        request: CredentialsRequest,
+    ) -> Result<Connection, ApiError> {
+        let connection = self.get(account_id, id).await?;
+        if connection.status == ConnectionStatus::Disconnected {
+            return Err(ApiError::new(ErrorCode::Conflict, "The connection is disconnected; it takes no credentials."));
+        }
+        let system = catalog::find(&connection.system).ok_or_else(ApiError::internal)?;
+        let credentials = Credentials(request.credentials);
+        check_credentials(&system, &credentials)?;
+        let connector = self.connectors.get(system.id).ok_or_else(|| {
+            ApiError::new(ErrorCode::SystemNotAvailable, format!("{} cannot be connected yet.", system.name))
+        })?;
+        connector.verify(&credentials).await.map_err(|e| connector_error(system.id, e))?;
+        let serialized = serde_json::to_string(&credentials.0).map_err(|_| ApiError::internal())?;
+        self.secrets.replace(&secret_name(account_id, id), &serialized).await.map_err(backend)?;
+        if self.store.restore_auth(account_id, id).await.map_err(backend)? {
+            tracing::info!(connection = %id, "credentials replaced; active again");
+        } else {
+            tracing::info!(connection = %id, "credentials replaced");
+        }
+        self.get(account_id, id).await
     }
 
     /// A page of the account's connections and the position after it.

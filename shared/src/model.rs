@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
 use crate::catalog::Deployment;
@@ -81,6 +82,9 @@ pub struct Connection {
     pub status: ConnectionStatus,
     /// The user's label for it.
     pub name: Option<String>,
+    /// The user's own data about it (their customer's id, plan…), kept as given.
+    #[serde(default)]
+    pub metadata: Map<String, Value>,
     /// When it was made.
     pub created_at: DateTime<Utc>,
     /// When it was disconnected.
@@ -113,6 +117,7 @@ impl Connection {
             credits: 0,
             status: ConnectionStatus::Active,
             name: None,
+            metadata: Map::new(),
             created_at: changed,
             disconnected_at: None,
             status_changed_at: changed,

@@ -81,12 +81,19 @@ pub trait ConnectionStore: Send + Sync {
     ) -> Result<(Vec<Connection>, Option<String>), StoreError>;
     /// Marks the connection disconnected, returns its credits exactly once and deletes its token.
     async fn disconnect(&self, account_id: &str, id: &str, at: DateTime<Utc>) -> Result<Disconnected, StoreError>;
+    /// Stores a connection's name, settings and metadata as given, unless it is disconnected
+    /// (`Conflict`) or gone (`NotFound`).
+    async fn save_settings(&self, connection: &Connection) -> Result<(), StoreError>;
     /// Replaces the connection's token digest: the new one works, the old one is gone.
     async fn rotate_token(&self, account_id: &str, id: &str, token: &TokenRecord) -> Result<Connection, StoreError>;
     /// Marks an active connection `auth_required` because its system rejected the stored
     /// credentials, with its `connection.status_changed` and `connection.auth_required` events,
     /// in one step. False when the connection was not active (nothing changes then).
     async fn require_auth(&self, account_id: &str, id: &str, reason: &str) -> Result<bool, StoreError>;
+    /// Moves an `auth_required` connection back to `active` (its credentials were replaced),
+    /// with its `connection.status_changed` event, in one step. False when it was not
+    /// `auth_required` (nothing changes then).
+    async fn restore_auth(&self, account_id: &str, id: &str) -> Result<bool, StoreError>;
 }
 
 /// Where customer-system credentials live.
@@ -235,6 +242,8 @@ pub trait SyncQueue: Send + Sync {
 pub trait Schedules: Send + Sync {
     /// Creates the connection's schedule: `message` every `minutes`.
     async fn create(&self, connection_id: &str, minutes: u32, message: &SyncMessage) -> Result<(), StoreError>;
+    /// Changes the connection's schedule to every `minutes`; `NotFound` when it has none.
+    async fn update(&self, connection_id: &str, minutes: u32, message: &SyncMessage) -> Result<(), StoreError>;
     /// Deletes the connection's schedule; deleting one that is gone succeeds.
     async fn delete(&self, connection_id: &str) -> Result<(), StoreError>;
 }

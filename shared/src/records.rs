@@ -65,6 +65,11 @@ pub fn connector_error(system: &str, e: ConnectorError) -> ApiError {
         ConnectorError::Rejected(reason) => {
             ApiError::new(ErrorCode::InvalidCredentials, format!("{name} refused the credentials.")).with_detail(reason)
         }
+        ConnectorError::Forbidden(reason) => ApiError::new(
+            ErrorCode::PermissionDenied,
+            format!("{name} does not let the connection's user do this; its administrator must grant it."),
+        )
+        .with_detail(reason),
         ConnectorError::Rule { code, message, field } => {
             let err = ApiError::new(code, format!("{name} refused the change: {message}."));
             match field {

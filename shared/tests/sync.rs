@@ -10,10 +10,10 @@ use millwright::{
         config::{Backends, Config},
         provision,
     },
-    connections::{ConnectRequest, ConnectionService},
+    connections::{ConnectRequest, ConnectionService, CredentialsRequest},
     connectors::{Changes, Connector, ConnectorError, Connectors, Credentials, ListQuery, sandbox::Sandbox},
     entities::{Entity, Record},
-    model::Connection,
+    model::{Connection, ConnectionStatus},
     records::{RecordService, Target},
     sync::{Outcome, SyncMessage, SyncMode, SyncRequest, SyncRun, SyncService, SyncStatus, Trigger, Worker},
     webhooks::AddressPolicy,
@@ -42,6 +42,8 @@ struct Source {
     /// When set, the request with this index waits for a permit (a worker stopped mid-run).
     hold_at: Mutex<Option<usize>>,
     gate: Semaphore,
+    /// The integration user's password in the system; other passwords are rejected.
+    password: Mutex<String>,
 }
 
 impl Default for Source {
@@ -53,6 +55,7 @@ impl Default for Source {
             fail_at: Default::default(),
             hold_at: Default::default(),
             gate: Semaphore::new(0),
+            password: Mutex::new("p".into()),
         }
     }
 }
@@ -82,14 +85,22 @@ impl Source {
     fn asked(&self) -> Asked {
         self.asked.lock().unwrap().clone()
     }
+
+    /// Rejects these credentials unless they carry the current password, as the system would.
+    fn sign_in(&self, credentials: &Credentials) -> Result<(), ConnectorError> {
+        match credentials.text("password") == Some(self.password.lock().unwrap().as_str()) {
+            true => Ok(()),
+            false => Err(ConnectorError::Rejected("HTTP 401: Unauthorized".into())),
+        }
+    }
 }
 
 struct TestConnector(Arc<Source>);
 
 #[async_trait]
 impl Connector for TestConnector {
-    async fn verify(&self, _: &Credentials) -> Result<(), ConnectorError> {
-        Ok(())
+    async fn verify(&self, credentials: &Credentials) -> Result<(), ConnectorError> {
+        self.0.sign_in(credentials)
     }
 
     fn capabilities(&self) -> millwright::capabilities::Capabilities {
@@ -115,6 +126,7 @@ impl Connector for TestConnector {
         if *self.0.fail_at.lock().unwrap() == Some(index) {
             return Err(ConnectorError::Upstream("503 Service Unavailable".into()));
         }
+        self.0.sign_in(credentials)?;
         let size = *self.0.page_size.lock().unwrap();
         let records = self.0.records.lock().unwrap();
         let mut matching = records
@@ -418,4 +430,45 @@ async fn after_disconnect_queued_runs_stop_without_writing_and_the_schedule_is_g
     assert!(s.schedule().await.is_none(), "the connection's schedule is deleted");
     let value: Value = stopped.view();
     assert_eq!(value["error"]["code"], "CONFLICT");
+}
+
+#[tokio::test]
+async fn rejected_credentials_skip_scheduled_runs_until_new_ones_are_accepted() {
+    let s = stack().await;
+    let (account, id) = (s.connection.account_id.as_str(), s.connection.id.as_str());
+    s.source.set("V001", "Vendor 1", 1);
+    *s.source.password.lock().unwrap() = "changed".into(); // the customer changed it in the system
+    let failed = s.sync(SyncMode::Incremental).await;
+    assert_eq!((failed.status, failed.error.unwrap().code.as_str()), (SyncStatus::Failed, "INVALID_CREDENTIALS"));
+    assert_eq!(s.connections.get(account, id).await.unwrap().status, ConnectionStatus::AuthRequired);
+
+    // The schedule fires: the run is recorded as skipped and the system is not asked.
+    let asked = s.source.asked().len();
+    let fired = SyncMessage::Scheduled { account_id: account.into(), connection_id: id.into() };
+    assert_eq!(s.worker.handle(&fired, Utc::now() + Duration::minutes(5)).await.unwrap(), Outcome::Queued);
+    assert!(s.drain(Duration::minutes(5)).await.is_empty(), "nothing was queued");
+    let (runs, _) = s.syncs.list(millwright::ports::RunScope::Connection(id), None, 10).await.unwrap();
+    assert_eq!((runs[0].status, runs[0].trigger), (SyncStatus::Skipped, Trigger::Schedule));
+    assert_eq!(s.source.asked().len(), asked, "the rejected credentials were not presented again");
+    let (manual, current) = (SyncRequest { entities: None, mode: None }, s.connections.get(account, id).await.unwrap());
+    assert_eq!(s.syncs.start(&current, manual, Trigger::Manual).await.unwrap_err().code.status(), 409);
+
+    // New credentials: refused ones change nothing; accepted ones make it active again.
+    let replace = |password: &str| -> CredentialsRequest {
+        serde_json::from_value(json!({"credentials": {
+            "baseUrl": "https://erp.example.com", "username": "integration", "password": password}}))
+        .unwrap()
+    };
+    let wrong = s.connections.replace_credentials(account, id, replace("guess")).await.unwrap_err();
+    assert_eq!(wrong.code.status(), 400);
+    assert_eq!(s.connections.get(account, id).await.unwrap().status, ConnectionStatus::AuthRequired);
+    let restored = s.connections.replace_credentials(account, id, replace("changed")).await.unwrap();
+    assert_eq!(restored.status, ConnectionStatus::Active);
+    assert!(restored.status_changed_at > s.connection.status_changed_at);
+    let synced = s.sync(SyncMode::Incremental).await;
+    assert_eq!(
+        (synced.status, counts(&synced).1),
+        (SyncStatus::Succeeded, 1),
+        "the stored credentials are the new ones"
+    );
 }

@@ -153,6 +153,11 @@ impl Api {
         self.call(Method::POST, path, Some(bearer), Some(&body.to_string())).await
     }
 
+    /// PATCH a JSON body with a bearer credential.
+    pub async fn patch(&self, path: &str, bearer: &str, body: Value) -> Answer {
+        self.call(Method::PATCH, path, Some(bearer), Some(&body.to_string())).await
+    }
+
     /// Connects a sandbox with an API key and returns (connection id, token).
     pub async fn connect_sandbox(&self, key: &str, api_key: &str) -> (String, String) {
         let a = self

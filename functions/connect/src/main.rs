@@ -1,5 +1,5 @@
-//! The `connect` function: the system catalogue, connecting systems, listing connections and
-//! the credit pool.
+//! The `connect` function: the system catalogue, connecting systems, listing and changing
+//! connections (their credentials too), and the credit pool.
 
 mod routes;
 

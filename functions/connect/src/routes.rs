@@ -28,6 +28,17 @@ pub async fn route(services: Arc<Services>, request: ApiRequest) -> Result<Reply
             let connection = services.connections.get(require_account(&caller)?, id).await?;
             Ok(Reply::ok(json!({"connection": connection})))
         }
+        ("PATCH", ["v1", "connections", id]) => {
+            let caller = services.caller(&request).await?;
+            let connection = services.connections.update(require_account(&caller)?, id, request.json()?).await?;
+            Ok(Reply::ok(json!({"connection": connection})))
+        }
+        ("PUT", ["v1", "connections", id, "credentials"]) => {
+            let caller = services.caller(&request).await?;
+            let account = require_account(&caller)?;
+            let connection = services.connections.replace_credentials(account, id, request.json()?).await?;
+            Ok(Reply::ok(json!({"connection": connection})))
+        }
         _ => Err(no_route()),
     }
 }

@@ -220,6 +220,54 @@ impl TokenStore for DynamoStore {
     }
 }
 
+impl DynamoStore {
+    /// Moves a connection from `from` to `to` with its `connection.status_changed` event (and
+    /// `extra`'s), in one step conditional on the status and change time it read. False when the
+    /// connection was not in `from`, or changed meanwhile: that change stands.
+    async fn move_status(
+        &self,
+        account_id: &str,
+        id: &str,
+        from: ConnectionStatus,
+        to: ConnectionStatus,
+        extra: impl FnOnce(&Connection) -> Option<Event>,
+    ) -> Result<bool, StoreError> {
+        let Some((mut connection, _)) = self.load(account_id, id).await? else { return Ok(false) };
+        if connection.status != from {
+            return Ok(false);
+        }
+        let changed = connection.status_changed_at;
+        connection.change_status(to, Utc::now());
+        let wire = |status: ConnectionStatus| serde_dynamo::to_attribute_value(status);
+        let encode = |e: serde_dynamo::Error| StoreError::Backend(format!("encode status: {e}"));
+        let mark = built(
+            Update::builder()
+                .table_name(&self.tables.connections)
+                .set_key(Some(Self::connection_key(account_id, id)))
+                .update_expression("SET #s = :to, statusChangedAt = :at")
+                .condition_expression("#s = :from AND statusChangedAt = :changed")
+                .expression_attribute_names("#s", "status")
+                .expression_attribute_values(":to", wire(to).map_err(encode)?)
+                .expression_attribute_values(":from", wire(from).map_err(encode)?)
+                .expression_attribute_values(":at", time(connection.status_changed_at)?)
+                .expression_attribute_values(":changed", time(changed)?)
+                .build(),
+        )?;
+        let mut items = vec![
+            TransactWriteItem::builder().update(mark).build(),
+            self.event(&Event::status_changed(&connection, Some(from)))?,
+        ];
+        if let Some(event) = extra(&connection) {
+            items.push(self.event(&event)?);
+        }
+        match self.transact(items).await {
+            Ok(()) => Ok(true),
+            Err(TxFailure::Conditions(_)) => Ok(false),
+            Err(other) => Err(backend(other)),
+        }
+    }
+}
+
 #[async_trait]
 impl ConnectionStore for DynamoStore {
     async fn insert_charged(&self, connection: &Connection, token: &TokenRecord) -> Result<(), StoreError> {
@@ -341,36 +389,45 @@ impl ConnectionStore for DynamoStore {
         Err(StoreError::Backend(format!("rotation of {id} kept losing races")))
     }
 
+    async fn save_settings(&self, connection: &Connection) -> Result<(), StoreError> {
+        let (account_id, id) = (&connection.account_id, &connection.id);
+        let name = connection.name.as_ref().map_or(AttributeValue::Null(true), |n| s(n.as_str()));
+        let sent = self
+            .client
+            .update_item()
+            .table_name(&self.tables.connections)
+            .set_key(Some(Self::connection_key(account_id, id)))
+            .update_expression("SET settings = :settings, #n = :name, metadata = :metadata")
+            .condition_expression("attribute_exists(id) AND #s <> :d")
+            .expression_attribute_names("#n", "name")
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_values(":settings", AttributeValue::M(to_item(&connection.settings)?))
+            .expression_attribute_values(":name", name)
+            .expression_attribute_values(":metadata", AttributeValue::M(to_item(&connection.metadata)?))
+            .expression_attribute_values(":d", s("disconnected"))
+            .send()
+            .await;
+        match sent {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => {
+                match self.load(account_id, id).await? {
+                    Some(_) => Err(StoreError::Conflict("The connection is disconnected; it cannot change.".into())),
+                    None => Err(StoreError::NotFound),
+                }
+            }
+            Err(e) => {
+                Err(StoreError::Backend(format!("save settings: {}", aws_sdk_dynamodb::error::DisplayErrorContext(e))))
+            }
+        }
+    }
+
     async fn require_auth(&self, account_id: &str, id: &str, reason: &str) -> Result<bool, StoreError> {
-        let Some((mut connection, _)) = self.load(account_id, id).await? else { return Ok(false) };
-        if connection.status != ConnectionStatus::Active {
-            return Ok(false);
-        }
-        let changed = connection.status_changed_at;
-        connection.change_status(ConnectionStatus::AuthRequired, Utc::now());
-        let mark = built(
-            Update::builder()
-                .table_name(&self.tables.connections)
-                .set_key(Some(Self::connection_key(account_id, id)))
-                .update_expression("SET #s = :r, statusChangedAt = :at")
-                .condition_expression("#s = :a AND statusChangedAt = :changed")
-                .expression_attribute_names("#s", "status")
-                .expression_attribute_values(":r", s("auth_required"))
-                .expression_attribute_values(":a", s("active"))
-                .expression_attribute_values(":at", time(connection.status_changed_at)?)
-                .expression_attribute_values(":changed", time(changed)?)
-                .build(),
-        )?;
-        let items = vec![
-            TransactWriteItem::builder().update(mark).build(),
-            self.event(&Event::status_changed(&connection, Some(ConnectionStatus::Active)))?,
-            self.event(&Event::auth_required(&connection, reason))?,
-        ];
-        match self.transact(items).await {
-            Ok(()) => Ok(true),
-            // Its status changed meanwhile (disconnected, or marked already): that change stands.
-            Err(TxFailure::Conditions(_)) => Ok(false),
-            Err(other) => Err(backend(other)),
-        }
+        let (from, to) = (ConnectionStatus::Active, ConnectionStatus::AuthRequired);
+        self.move_status(account_id, id, from, to, |c| Some(Event::auth_required(c, reason))).await
+    }
+
+    async fn restore_auth(&self, account_id: &str, id: &str) -> Result<bool, StoreError> {
+        let (from, to) = (ConnectionStatus::AuthRequired, ConnectionStatus::Active);
+        self.move_status(account_id, id, from, to, |_| None).await
     }
 }

@@ -41,6 +41,10 @@ pub enum ConnectorError {
     /// The system refused the credentials; the text is the system's reason.
     #[error("credentials rejected: {0}")]
     Rejected(String),
+    /// The system knows the user but does not let it do this (HTTP 403: a missing role or
+    /// authorisation). The credentials still work; the system's administrator must grant it.
+    #[error("not authorised: {0}")]
+    Forbidden(String),
     /// The system refused a write by one of its business rules.
     #[error("{code:?}: {message}")]
     Rule {

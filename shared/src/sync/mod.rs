@@ -101,6 +101,15 @@ impl SyncService {
             }
         }
         let mode = request.mode.unwrap_or(SyncMode::Incremental);
+        // Rejected credentials are not presented again (systems lock users out after a few
+        // failed logons): a schedule's firing is recorded as skipped, anything else refused.
+        let needs_auth = connection.status == ConnectionStatus::AuthRequired;
+        if needs_auth && trigger != Trigger::Schedule {
+            return Err(ApiError::new(
+                ErrorCode::Conflict,
+                "The system rejected the stored credentials; replace them (PUT /v1/connections/{id}/credentials) first.",
+            ));
+        }
         let now = Utc::now();
         let runs: Vec<SyncRun> = entities
             .iter()
@@ -110,17 +119,23 @@ impl SyncService {
                 account_id: connection.account_id.clone(),
                 entity: e.path().to_owned(),
                 mode,
-                status: SyncStatus::Queued,
+                status: if needs_auth { SyncStatus::Skipped } else { SyncStatus::Queued },
                 trigger,
                 created_at: now,
                 started_at: None,
-                finished_at: None,
+                finished_at: needs_auth.then_some(now),
                 counts: Counts::default(),
-                error: None,
+                error: needs_auth.then(|| {
+                    RunError::new(ErrorCode::InvalidCredentials, "Skipped: the connection needs new credentials.")
+                }),
                 checkpoint: Checkpoint::default(),
             })
             .collect();
         self.runs.create(&runs).await.map_err(storage)?;
+        if needs_auth {
+            tracing::warn!(connection = %connection.id, runs = runs.len(), "scheduled syncs skipped: credentials rejected");
+            return Ok(runs);
+        }
         let messages: Vec<SyncMessage> = runs
             .iter()
             .map(|r| SyncMessage::Run { connection_id: r.connection_id.clone(), sync_id: r.id.clone() })

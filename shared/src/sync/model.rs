@@ -29,12 +29,15 @@ pub enum SyncStatus {
     Succeeded,
     /// Finished without moving the mark or deleting anything.
     Failed,
+    /// Never ran: when the schedule fired, the system had rejected the stored credentials, so
+    /// it was not asked again.
+    Skipped,
 }
 
 impl SyncStatus {
     /// Whether the run has ended.
     pub fn finished(self) -> bool {
-        matches!(self, SyncStatus::Succeeded | SyncStatus::Failed)
+        matches!(self, SyncStatus::Succeeded | SyncStatus::Failed | SyncStatus::Skipped)
     }
 
     /// The status as the API spells it.
@@ -44,6 +47,7 @@ impl SyncStatus {
             SyncStatus::Running => "running",
             SyncStatus::Succeeded => "succeeded",
             SyncStatus::Failed => "failed",
+            SyncStatus::Skipped => "skipped",
         }
     }
 }

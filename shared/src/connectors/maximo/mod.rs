@@ -119,7 +119,8 @@ fn failure(answer: &Answer) -> ConnectorError {
         field: field.map(Into::into),
     };
     match answer.status {
-        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => ConnectorError::Rejected(message),
+        StatusCode::UNAUTHORIZED => ConnectorError::Rejected(message),
+        StatusCode::FORBIDDEN => ConnectorError::Forbidden(message),
         StatusCode::NOT_FOUND => ConnectorError::NotFound,
         // A stale If-Match: the record changed in Maximo since it was read.
         StatusCode::PRECONDITION_FAILED => rule(ErrorCode::Conflict, None),
@@ -656,6 +657,11 @@ mod tests {
         assert_eq!(
             failure(&answer(401, error("BMXAA0021E", "User name and password combination are not valid."))),
             ConnectorError::Rejected("BMXAA0021E - User name and password combination are not valid.".into())
+        );
+        // 403: Maximo knows the user, whose security group lacks the application's rights.
+        assert_eq!(
+            failure(&answer(403, error("BMXAA9051E", "You are not authorized to view the management data."))),
+            ConnectorError::Forbidden("BMXAA9051E - You are not authorized to view the management data.".into())
         );
         assert_eq!(failure(&answer(404, json!({}))), ConnectorError::NotFound);
         assert_eq!(

@@ -138,7 +138,8 @@ pub fn failure(status: u16, body: &[u8]) -> ConnectorError {
     let reason = reqwest::StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or("no details");
     let text = error.text(reason);
     match status {
-        401 | 403 => ConnectorError::Rejected(format!("HTTP {status}: {text}")),
+        401 => ConnectorError::Rejected(format!("HTTP {status}: {text}")),
+        403 => ConnectorError::Forbidden(format!("HTTP {status}: {text}")),
         404 => ConnectorError::NotFound,
         400 | 409 | 412 | 422 => {
             let field = error.target.as_deref().map(field_of);
@@ -200,6 +201,9 @@ mod tests {
         let missing = failure(400, body("MEPO/002", "CompanyCode").as_bytes());
         assert!(matches!(missing, ConnectorError::Rule { code: ErrorCode::InvalidRequest, .. }));
         assert_eq!(failure(401, b"<html>"), ConnectorError::Rejected("HTTP 401: Unauthorized".into()));
+        // 403 is a missing authorisation of a user SAP knows, not a wrong password.
+        let no_role = failure(403, body("/IWBEP/CM_MGW_RT/022", "").as_bytes());
+        assert!(matches!(no_role, ConnectorError::Forbidden(m) if m.starts_with("HTTP 403")), "403 is not Rejected");
         assert_eq!(failure(404, b""), ConnectorError::NotFound);
         assert!(
             matches!(failure(500, body("X/1", "").as_bytes()), ConnectorError::Upstream(m) if m.contains("X/1 text"))

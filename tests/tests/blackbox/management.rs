@@ -1,0 +1,89 @@
+//! Black-box tests of what an account does with its connections once they exist: change their
+//! name, settings and metadata, with the schedule following the interval.
+
+use crate::syncs::schedule;
+use millwright_blackbox::{Api, account, demo_connection};
+use reqwest::{Method, StatusCode};
+use serde_json::{Map, Value, json};
+
+/// The schedule expression EventBridge Scheduler holds for the connection.
+async fn expression(connection_id: &str) -> String {
+    let found = schedule(connection_id).await.expect("the connection has a schedule");
+    found.schedule_expression().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_connection_changes_name_settings_and_metadata_and_its_schedule_follows() {
+    let (api, key) = (Api::new(), account(10));
+    let user = format!("P{}", &ulid::Ulid::new().to_string()[16..]);
+    let connected = api.post("/v1/connections", &key, demo_connection("ibm_maximo", &user)).await;
+    assert_eq!(connected.status, StatusCode::CREATED, "{}", connected.body);
+    let id = connected.body["connection"]["id"].as_str().unwrap().to_owned();
+    let path = format!("/v1/connections/{id}");
+    assert_eq!(connected.body["connection"]["metadata"], json!({}));
+    assert_eq!(expression(&id).await, "rate(60 minutes)", "the default interval");
+
+    let change = json!({
+        "name": "Plant 4",
+        "settings": {"syncIntervalMinutes": 15, "syncEntities": ["purchase-orders", "vendors"], "historicalDays": 30},
+        "metadata": {"customerId": "cus_42", "plan": "gold", "seats": 12},
+    });
+    let changed = api.patch(&path, &key, change.clone()).await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
+    let read = api.get(&path, &key).await.body["connection"].clone();
+    assert_eq!(read, changed.body["connection"], "the answer is what is stored");
+    assert_eq!((&read["name"], &read["metadata"]), (&change["name"], &change["metadata"]));
+    assert_eq!(read["settings"], change["settings"]);
+    assert_eq!(expression(&id).await, "rate(15 minutes)", "the schedule moved with the interval");
+
+    // What the body leaves out stays; null removes the name; metadata is replaced as a whole.
+    let renamed = api.patch(&path, &key, json!({"name": null, "metadata": {"plan": "silver"}})).await;
+    assert_eq!(renamed.status, StatusCode::OK, "{}", renamed.body);
+    let connection = &renamed.body["connection"];
+    assert_eq!((&connection["name"], &connection["metadata"]), (&Value::Null, &json!({"plan": "silver"})));
+    assert_eq!(connection["settings"], change["settings"]);
+    let interval = api.patch(&path, &key, json!({"settings": {"syncIntervalMinutes": 1}})).await;
+    assert_eq!(interval.body["connection"]["settings"]["syncEntities"], json!(["purchase-orders", "vendors"]));
+    assert_eq!(expression(&id).await, "rate(1 minute)");
+
+    // Bad input: the structured error, and nothing changes.
+    let before = api.get(&path, &key).await.body["connection"].clone();
+    let too_many: Map<String, Value> = (0..51).map(|i| (format!("k{i}"), json!(i))).collect();
+    let too_big = json!({"notes": "x".repeat(4100)});
+    for (body, field) in [
+        (json!({"colour": "red"}), None),
+        (json!({}), None),
+        (json!({"settings": {"syncIntervalMinutes": "5"}}), None),
+        (json!({"settings": {"syncIntervalMinutes": 0}}), Some("settings.syncIntervalMinutes")),
+        (json!({"settings": {"syncIntervalMinutes": 1441}}), Some("settings.syncIntervalMinutes")),
+        (json!({"settings": {"historicalDays": 0}}), Some("settings.historicalDays")),
+        (json!({"settings": {"syncEntities": ["spaceships"]}}), Some("settings.syncEntities[0]")),
+        (json!({"name": "n".repeat(201)}), Some("name")),
+        (json!({"metadata": too_many}), Some("metadata")),
+        (json!({"metadata": too_big}), Some("metadata")),
+        (json!({"metadata": "gold"}), None),
+    ] {
+        let refused = api.patch(&path, &key, body.clone()).await;
+        refused.error(400, "INVALID_REQUEST");
+        if let Some(field) = field {
+            assert_eq!(refused.body["error"]["details"][0]["field"], field, "{body}: {}", refused.body);
+        }
+    }
+    let unlistable = api.patch(&path, &key, json!({"settings": {"syncEntities": ["vendors", "materials"]}})).await;
+    unlistable.error(422, "ENTITY_NOT_SYNCABLE");
+    assert_eq!(unlistable.body["error"]["details"][0]["field"], "settings.syncEntities[1]");
+    api.call(Method::PATCH, &path, Some(&key), Some("{\"name\": ")).await.error(400, "INVALID_REQUEST");
+    assert_eq!(api.get(&path, &key).await.body["connection"], before, "nothing changed");
+    assert_eq!(expression(&id).await, "rate(1 minute)");
+
+    // Only the owner, with the account key, finds it.
+    let body = json!({"name": "mine now"});
+    api.patch(&path, &account(1), body.clone()).await.error(404, "NOT_FOUND");
+    api.patch("/v1/connections/conn_nope", &key, body.clone()).await.error(404, "NOT_FOUND");
+    api.patch(&path, connected.body["token"].as_str().unwrap(), body.clone()).await.error(403, "PERMISSION_DENIED");
+    api.call(Method::PATCH, &path, None, Some(&body.to_string())).await.error(401, "AUTHENTICATION_FAILED");
+
+    // Disconnected, it changes no more.
+    assert_eq!(api.post(&format!("{path}/disconnect"), &key, json!({})).await.status, StatusCode::OK);
+    api.patch(&path, &key, body).await.error(409, "CONFLICT");
+}
