@@ -20,6 +20,18 @@ ensure_tools() {
   export PATH="$venv/bin:$PATH"
 }
 
+# Redocly's CLI for the OpenAPI lint (scripts/test only), from the npm registry with the
+# machine's Node.js, at the version tools/openapi-lint/package-lock.json pins.
+ensure_lint_tools() {
+  local dir="$root/tools/openapi-lint"
+  if ! cmp -s "$dir/package-lock.json" "$dir/node_modules/.installed" 2>/dev/null; then
+    echo "==> installing the OpenAPI lint (npm ci in tools/openapi-lint)" >&2
+    (cd "$dir" && npm ci --no-audit --no-fund --silent)
+    cp "$dir/package-lock.json" "$dir/node_modules/.installed"
+  fi
+  export PATH="$dir/node_modules/.bin:$PATH" REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true
+}
+
 # The ports free_port handed out, shared with the scripts this one starts; the script that made
 # the list removes it (release_ports) when it ends.
 if [ -z "${MILLWRIGHT_PORTS_FILE:-}" ]; then

@@ -43,13 +43,31 @@ fn ok(status: &str, description: &str, schema: Value, codes: &[&str]) -> Value {
 
 const IDEMPOTENCY: &str = "IdempotencyKey";
 
+/// The tag of an entity's operations, so that generated clients group them by resource.
+fn tag(entity: Entity) -> String {
+    let words = entity.path().replace('-', " ");
+    words[..1].to_uppercase() + &words[1..]
+}
+
+/// An entity's named response schemas: one record, and a page of them.
+fn envelopes(entity: Entity) -> [(String, Value); 2] {
+    let name = entity.schema_name();
+    let record = json!({"$ref": format!("#/components/schemas/{name}")});
+    [
+        (format!("{name}Result"), json!({"type": "object", "required": ["data"], "properties": {"data": record}})),
+        (
+            format!("{name}List"),
+            json!({"type": "object", "required": ["data", "nextCursor"], "properties": {
+                "data": {"type": "array", "items": record}, "nextCursor": {"type": ["string", "null"]}}}),
+        ),
+    ]
+}
+
 /// The endpoints of one entity.
 fn paths(entity: Entity) -> [(String, Value); 3] {
     let name = entity.schema_name();
-    let one = json!({"type": "object", "required": ["data"], "properties": {"data": {"$ref": format!("#/components/schemas/{name}")}}});
-    let page = json!({"type": "object", "required": ["data", "nextCursor"], "properties": {
-        "data": {"type": "array", "items": {"$ref": format!("#/components/schemas/{name}")}},
-        "nextCursor": {"type": ["string", "null"]}}});
+    let one = json!({"$ref": format!("#/components/schemas/{name}Result")});
+    let page = json!({"$ref": format!("#/components/schemas/{name}List")});
     let security = json!([{"connectionToken": []}]);
     let read_security = json!([{"connectionToken": []}, {"accountKey": []}]);
     let connection = json!({"name": "connectionId", "in": "query", "schema": {"type": "string"},
@@ -102,12 +120,17 @@ fn paths(entity: Entity) -> [(String, Value); 3] {
                 "parameters": [key],
                 "put": {"operationId": op("changeStatusOf"), "summary": format!("Move a {what} to a status."),
                         "security": security, "parameters": [idempotency],
-                        "requestBody": body(json!({"type": "object", "additionalProperties": false,
-                                                   "required": ["statusKey"], "properties": {"statusKey": {"type": "string"}}})),
+                        "requestBody": body(json!({"$ref": "#/components/schemas/StatusChange"})),
                         "responses": ok("200", "The record after the change.", one, &write_errors)},
             }),
         ),
     ]
+    .map(|(path, mut item)| {
+        for operation in item.as_object_mut().into_iter().flat_map(|o| o.values_mut()).filter(|v| v.get("responses").is_some()) {
+            operation["tags"] = json!([tag(entity)]);
+        }
+        (path, item)
+    })
 }
 
 /// The whole document.
@@ -127,7 +150,17 @@ pub fn document() -> Value {
         write["description"] = json!("Which fields a system accepts is in GET /v1/capabilities.");
         doc["components"]["schemas"][entity.schema_name()] = read;
         doc["components"]["schemas"][format!("{}Write", entity.schema_name())] = write;
+        for (name, schema) in envelopes(entity) {
+            doc["components"]["schemas"][name] = schema;
+        }
+        let description = format!("The connection's {} in the unified model.", entity.path().replace('-', " "));
+        doc["tags"]
+            .as_array_mut()
+            .expect("openapi.yaml lists its tags")
+            .push(json!({"name": tag(entity), "description": description}));
     }
+    doc["components"]["schemas"]["StatusChange"] = json!({"type": "object", "additionalProperties": false,
+        "required": ["statusKey"], "properties": {"statusKey": {"type": "string"}}});
     doc["components"]["schemas"]["LineItem"] = object(&LINE_ITEM_FIELDS, &[]);
     doc["components"]["parameters"][IDEMPOTENCY] = json!({
         "name": "Idempotency-Key", "in": "header", "required": false,
@@ -150,5 +183,24 @@ mod tests {
             assert!(doc["components"]["schemas"][e.schema_name()]["properties"]["remoteData"].is_object());
         }
         assert!(doc["paths"]["/v1/connections"]["post"].is_object(), "the hand-written part is kept");
+    }
+
+    /// Generated clients name their modules by tag and their types by schema: every operation
+    /// has a tag the document lists, and no response or request body is an unnamed schema.
+    #[test]
+    fn every_operation_is_tagged_and_every_body_is_named() {
+        let doc = document();
+        let tags: Vec<&Value> = doc["tags"].as_array().unwrap().iter().map(|t| &t["name"]).collect();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap().iter().filter(|(m, _)| *m != "parameters") {
+                let tag = &op["tags"][0];
+                assert!(tags.contains(&tag), "{method} {path}: tag {tag}");
+                let bodies = op["responses"].as_object().unwrap().values().chain(op.get("requestBody"));
+                for body in bodies.filter_map(|b| b.get("content")) {
+                    let schema = &body["application/json"]["schema"];
+                    assert!(schema.get("$ref").is_some(), "{method} {path}: unnamed schema {schema}");
+                }
+            }
+        }
     }
 }

@@ -31,6 +31,8 @@ enum Command {
         #[arg(long)]
         functions: Option<PathBuf>,
     },
+    /// Print the OpenAPI document the API serves (for SDK generators, without a running stack).
+    Openapi,
     /// Accounts.
     Account {
         #[command(subcommand)]
@@ -71,6 +73,10 @@ async fn run(cli: Cli) -> Result<(), String> {
                 let json = serde_json::json!({ "functions": specs }).to_string();
                 std::fs::write(&path, json).map_err(|e| format!("{}: {e}", path.display()))?;
             }
+            Ok(())
+        }
+        Command::Openapi => {
+            println!("{:#}", millwright::openapi::document());
             Ok(())
         }
         Command::Account { command: AccountCommand::Create { credits, key } } => {
