@@ -21,6 +21,22 @@ pub struct Account {
     pub credits_available: u32,
     /// When the account was opened.
     pub created_at: DateTime<Utc>,
+    /// Its account keys by id (`key_…`): several at once let a key be rotated without downtime.
+    #[serde(default)]
+    pub keys: BTreeMap<String, AccountKey>,
+}
+
+/// One account key, as the account keeps it: never the key itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountKey {
+    /// The key's SHA-256 digest (its token record's id); not shown by the API.
+    #[serde(skip_serializing_if = "String::is_empty", default)]
+    pub digest: String,
+    /// The key's last four characters, so people can tell keys apart.
+    pub last4: String,
+    /// When it was issued.
+    pub created_at: DateTime<Utc>,
 }
 
 /// Where a connection stands.

@@ -8,7 +8,7 @@ use std::{collections::HashMap, time::Duration};
 use crate::{
     connectors::{ListQuery, Page},
     events::Event,
-    model::{Account, Connection, TokenRecord},
+    model::{Account, AccountKey, Connection, TokenRecord},
     sync::{StoredRecord, SyncMessage, SyncRun},
     webhooks::{Attempt, Delivery, DeliveryMessage, DeliveryStatus, Endpoint},
 };
@@ -55,6 +55,17 @@ pub trait AccountStore: Send + Sync {
     async fn create_account(&self, account: &Account, key: &TokenRecord) -> Result<(), StoreError>;
     /// Reads an account (strongly consistent).
     async fn account(&self, account_id: &str) -> Result<Option<Account>, StoreError>;
+    /// Adds an account key (its entry under `id` and its token record) atomically.
+    async fn add_key(
+        &self,
+        account_id: &str,
+        id: &str,
+        key: &AccountKey,
+        record: &TokenRecord,
+    ) -> Result<(), StoreError>;
+    /// Revokes an account key — its entry and its token record go together — unless it is the
+    /// account's last (`Conflict`) or unknown (`NotFound`).
+    async fn revoke_key(&self, account_id: &str, id: &str) -> Result<(), StoreError>;
 }
 
 /// Looks bearer credentials up by digest.

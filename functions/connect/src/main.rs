@@ -1,5 +1,5 @@
 //! The `connect` function: the system catalogue, connecting systems, listing and changing
-//! connections (their credentials too), and the credit pool.
+//! connections (their credentials too), the credit pool and the account's keys.
 
 mod routes;
 

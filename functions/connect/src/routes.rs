@@ -1,6 +1,7 @@
 //! The `connect` function's endpoints.
 
 use millwright::{
+    accounts,
     adapters::{
         config::Services,
         http::{ApiRequest, Reply, no_route},
@@ -21,6 +22,9 @@ pub async fn route(services: Arc<Services>, request: ApiRequest) -> Result<Reply
         }
         ("GET", ["v1", "openapi.json"]) => Ok(Reply::ok(openapi::document())),
         ("GET", ["v1", "credits"]) => credits(&services, &request).await,
+        ("GET" | "POST", ["v1", "account", "keys"]) | ("DELETE", ["v1", "account", "keys", _]) => {
+            keys(&services, &request).await
+        }
         ("POST", ["v1", "connections"]) => connect(&services, &request).await,
         ("GET", ["v1", "connections"]) => list(&services, &request).await,
         ("GET", ["v1", "connections", id]) => {
@@ -52,6 +56,24 @@ async fn connect(services: &Services, request: &ApiRequest) -> Result<Reply, Api
     let initial_sync =
         initial.map(|runs| json!({"mode": "full", "syncIds": runs.iter().map(|r| &r.id).collect::<Vec<_>>()}));
     Ok(Reply::created(json!({"connection": connection, "token": token.plaintext, "initialSync": initial_sync})))
+}
+
+/// The account's keys: list, issue another, revoke one.
+async fn keys(services: &Services, request: &ApiRequest) -> Result<Reply, ApiError> {
+    let caller = services.caller(request).await?;
+    let account = require_account(&caller)?;
+    let store = services.accounts.as_ref();
+    match (request.method.as_str(), request.path().as_slice()) {
+        ("POST", _) => {
+            let (key, secret) = accounts::add_key(store, account).await?;
+            Ok(Reply::created(json!({"key": key, "secret": secret})))
+        }
+        ("DELETE", [.., id]) => {
+            accounts::revoke_key(store, account, id).await?;
+            Ok(Reply::ok(json!({"id": id, "deleted": true})))
+        }
+        _ => Ok(Reply::ok(json!({"data": accounts::keys(store, account).await?, "nextCursor": null}))),
+    }
 }
 
 async fn list(services: &Services, request: &ApiRequest) -> Result<Reply, ApiError> {

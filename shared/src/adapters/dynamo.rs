@@ -15,7 +15,7 @@ use std::{collections::HashMap, time::Duration};
 use super::config::Tables;
 use crate::{
     events::Event,
-    model::{Account, Connection, ConnectionStatus, TokenRecord},
+    model::{Account, AccountKey, Connection, ConnectionStatus, TokenRecord},
     ports::{AccountStore, ConnectionStore, Disconnected, StoreError, TokenStore},
 };
 
@@ -210,6 +210,63 @@ impl AccountStore for DynamoStore {
 
     async fn account(&self, account_id: &str) -> Result<Option<Account>, StoreError> {
         self.get(&self.tables.accounts, HashMap::from([("id".into(), s(account_id))])).await?.map(from_item).transpose()
+    }
+
+    async fn add_key(
+        &self,
+        account_id: &str,
+        id: &str,
+        key: &AccountKey,
+        record: &TokenRecord,
+    ) -> Result<(), StoreError> {
+        let entry = built(
+            Update::builder()
+                .table_name(&self.tables.accounts)
+                .key("id", s(account_id))
+                .update_expression("SET #keys.#id = :key")
+                .condition_expression("attribute_exists(id) AND attribute_not_exists(#keys.#id)")
+                .expression_attribute_names("#keys", "keys")
+                .expression_attribute_names("#id", id)
+                .expression_attribute_values(":key", AttributeValue::M(to_item(key)?))
+                .build(),
+        )?;
+        let items = vec![
+            TransactWriteItem::builder().update(entry).build(),
+            self.put(&self.tables.tokens, to_item(record)?, "attribute_not_exists(digest)")?,
+        ];
+        self.transact(items).await.map_err(|f| match f {
+            TxFailure::Conditions(_) => StoreError::Conflict("the key exists already".into()),
+            other => backend(other),
+        })
+    }
+
+    async fn revoke_key(&self, account_id: &str, id: &str) -> Result<(), StoreError> {
+        let account = self.account(account_id).await?.ok_or(StoreError::NotFound)?;
+        let key = account.keys.get(id).ok_or(StoreError::NotFound)?;
+        if account.keys.len() < 2 {
+            return Err(StoreError::Conflict("The last account key cannot be revoked; issue another first.".into()));
+        }
+        // Conditional on the entry and on another key remaining, so two revocations at once
+        // cannot take the last two.
+        let entry = built(
+            Update::builder()
+                .table_name(&self.tables.accounts)
+                .key("id", s(account_id))
+                .update_expression("REMOVE #keys.#id")
+                .condition_expression("attribute_exists(#keys.#id) AND size(#keys) > :one")
+                .expression_attribute_names("#keys", "keys")
+                .expression_attribute_names("#id", id)
+                .expression_attribute_values(":one", AttributeValue::N("1".into()))
+                .build(),
+        )?;
+        let items = vec![TransactWriteItem::builder().update(entry).build(), self.delete_token(&key.digest)?];
+        match self.transact(items).await {
+            Ok(()) => Ok(()),
+            Err(TxFailure::Conditions(_)) => Err(StoreError::Conflict(
+                "The key changed meanwhile (revoked already, or the last one left); read the keys again.".into(),
+            )),
+            Err(other) => Err(backend(other)),
+        }
     }
 }
 

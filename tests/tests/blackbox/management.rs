@@ -87,3 +87,49 @@ async fn a_connection_changes_name_settings_and_metadata_and_its_schedule_follow
     assert_eq!(api.post(&format!("{path}/disconnect"), &key, json!({})).await.status, StatusCode::OK);
     api.patch(&path, &key, body).await.error(409, "CONFLICT");
 }
+
+#[tokio::test]
+async fn a_second_account_key_rotates_the_first_out_without_downtime() {
+    let api = Api::new();
+    let first = account(3);
+    let keys = api.get("/v1/account/keys", &first).await;
+    assert_eq!(keys.status, StatusCode::OK, "{}", keys.body);
+    let listed = keys.body["data"].as_array().unwrap().clone();
+    assert_eq!(listed.len(), 1, "{}", keys.body);
+    assert_eq!(listed[0]["last4"], first[first.len() - 4..], "{}", keys.body);
+    assert!(!keys.body.to_string().contains(&first), "a listing never shows a key");
+
+    let issued = api.post("/v1/account/keys", &first, json!({})).await;
+    assert_eq!(issued.status, StatusCode::CREATED, "{}", issued.body);
+    let second = issued.body["secret"].as_str().unwrap().to_owned();
+    assert!(second.starts_with("mw_acct_") && second != first);
+    // Side by side: both see the same account.
+    assert_eq!(api.credits(&first).await, api.credits(&second).await);
+    let ids: Vec<String> = api.get("/v1/account/keys", &second).await.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert_eq!(ids[1], issued.body["key"]["id"], "oldest first");
+
+    // Revoke the first with the second: the first fails on its very next request.
+    let revoked = api.call(Method::DELETE, &format!("/v1/account/keys/{}", ids[0]), Some(&second), None).await;
+    assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.body);
+    api.get("/v1/credits", &first).await.error(401, "AUTHENTICATION_FAILED");
+    assert_eq!(api.get("/v1/credits", &second).await.status, StatusCode::OK);
+
+    // The last key stays; unknown keys, other accounts' keys and connection tokens get nowhere.
+    let last = format!("/v1/account/keys/{}", ids[1]);
+    api.call(Method::DELETE, &last, Some(&second), None).await.error(409, "CONFLICT");
+    api.call(Method::DELETE, &format!("/v1/account/keys/{}", ids[0]), Some(&second), None)
+        .await
+        .error(404, "NOT_FOUND");
+    api.call(Method::DELETE, "/v1/account/keys/key_nope", Some(&second), None).await.error(404, "NOT_FOUND");
+    api.call(Method::DELETE, &last, Some(&account(1)), None).await.error(404, "NOT_FOUND");
+    let (_, token) = api.connect_sandbox(&second, "k").await;
+    api.get("/v1/account/keys", &token).await.error(403, "PERMISSION_DENIED");
+    api.call(Method::DELETE, &last, Some(&token), None).await.error(403, "PERMISSION_DENIED");
+    assert_eq!(api.get("/v1/credits", &second).await.status, StatusCode::OK);
+}
