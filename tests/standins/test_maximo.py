@@ -1,10 +1,17 @@
-"""Tests of the Maximo stand-in (infra/local/standins/maximo.py).
+"""Tests of the Maximo stand-in (infra/local/standins/maximo.py), and of its seed data against IBM's files.
 
 The connector's tests trust the stand-in to answer like a real Maximo, so these check what it serves
-against the vendor's own sample records (../shared/specs/maximo, read here as the server reads them)
-and against the behaviour the connector contract names: the lean record shape, hrefs, responseInfo
-and paging, oslc.where / oslc.select / oslc.orderBy, tenants, writes, the approved-PO rule, status
-changes, faults, the request log and the refusal of unknown attributes.
+against the behaviour the connector contract names: the lean record shape, hrefs, responseInfo and
+paging, oslc.where / oslc.select / oslc.orderBy, tenants, writes, the approved-PO rule, status
+changes, faults, the request log and the refusal of unknown attributes. The stand-in serves its own
+seed data (infra/local/standins/maximo_seed.json) and reads nothing else.
+
+Where IBM's own lean-format records are at hand (maximo/ under $MILLWRIGHT_VENDOR_SPECS, by default
+../shared/specs beside the checkout, as in CI), the seed file and what is served are also judged by
+them, read here independently of the server: every attribute the stand-in keeps or serves is one
+IBM's records carry (or one IBM documents, EXTRAS), with the same JSON kind; every attribute IBM's
+records carry is served; keys are encoded in hrefs in IBM's order; answers have IBM's top-level
+shape. Without those files these tests are skipped with the folder named; the rest run.
 
 Needs only pytest (in any venv of Python 3.11): `python -m pytest tests/standins` from the repo root.
 The server runs as a subprocess on a port the OS picks.
@@ -12,7 +19,9 @@ The server runs as a subprocess on a port the OS picks.
 
 import base64
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -27,7 +36,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 SERVER = REPO / "infra" / "local" / "standins" / "maximo.py"
-SAMPLES = REPO.parent / "shared" / "specs" / "maximo"
+SEED_FILE = SERVER.with_name("maximo_seed.json")
+# IBM's own files (reference, not part of the repository), as shared/tests/vendor.rs finds them.
+SAMPLES = Path(os.environ.get("MILLWRIGHT_VENDOR_SPECS") or REPO.parent / "shared" / "specs") / "maximo"
 MAX_PAGE = 20  # the server under test runs with --max-page-size 20, below the 25 seeded POs
 PASSWORD = "Millwright-Demo-1"
 
@@ -47,7 +58,7 @@ SAMPLE_OF = {"mxapipo": ("mxapipo-list-sample.json", "/mxapipo/"),
 NOT_SENT = {"mxapipo": {"_id", "inspectCountNum", "receiveCountNum", "assetCountNum", "returnCountNum",
                         "receiptCountNum", "invalid", "rececount", "inspectcount"},
             "poline": {"item", "inspectedqty", "issuetype"}}
-# Attributes the stand-in adds from IBM's documentation of the objects.
+# Attributes the stand-in has beyond IBM's records, from IBM's documentation of the objects.
 EXTRAS = {"mxapipo": {"revisionnum", "siteid", "orgid", "status", "status_description", "status_maxvalue",
                       "statusdate", "changedate", "currencycode", "totalcost", "requireddate", "poline",
                       "poline_collectionref"},
@@ -63,13 +74,25 @@ PO_1002 = "_MTAwMi8wL0JFREZPUkQ-"
 PO_1003 = "_MTAwMy8wL0JFREZPUkQ-"
 
 
+def sample_document(name):
+    """One of IBM's files, read; skips the test, naming the folder, when IBM's files are absent."""
+    if not SAMPLES.is_dir():
+        pytest.skip(
+            f"IBM's Maximo records are not at {SAMPLES} (set MILLWRIGHT_VENDOR_SPECS, or put them in "
+            "../shared/specs beside the checkout): nothing is checked against them here"
+        )
+    return json.loads((SAMPLES / name).read_text())
+
+
 def samples(structure):
     name, marker = SAMPLE_OF[structure]
-    return [m for m in json.loads((SAMPLES / name).read_text())["member"] if marker in (m.get("href") or "")]
+    return [m for m in sample_document(name)["member"] if marker in (m.get("href") or "")]
 
 
-def sample_document(name):
-    return json.loads((SAMPLES / name).read_text())
+def seed_records(structure):
+    """The seed file's records of a structure, over its defaults, read here as plain JSON."""
+    part = json.loads(SEED_FILE.read_text())[structure]
+    return [{**part.get("defaults", {}), **record} for record in part["records"]]
 
 
 def kind(value):
@@ -162,16 +185,25 @@ class Client:
         return self.get("/_standin/violations", {"tenant": tenant}).json["violations"]
 
 
-@pytest.fixture(scope="module")
-def client():
-    started = datetime.now(timezone.utc)  # the sample data is dated back from the stand-in's start
-    process = subprocess.Popen([sys.executable, str(SERVER), "--port", "0", "--max-page-size", str(MAX_PAGE)],
-                               stdout=subprocess.PIPE, text=True)
+def start(script=SERVER, cwd=None):
+    """A stand-in process and a Client of it (whose `started` is just before the process started)."""
+    started = datetime.now(timezone.utc)  # the seed data is dated back from the stand-in's start
+    process = subprocess.Popen([sys.executable, str(script), "--port", "0", "--max-page-size", str(MAX_PAGE)],
+                               stdout=subprocess.PIPE, text=True, cwd=cwd)
     line = process.stdout.readline()
     found = re.fullmatch(r"maximo stand-in on (http://127\.0\.0\.1:\d+)\n", line)
+    if not found:
+        process.terminate()
+        process.wait(10)
     assert found, f"the stand-in did not start: {line!r}"
     served = Client(found.group(1))
     served.started = started
+    return process, served
+
+
+@pytest.fixture(scope="module")
+def client():
+    process, served = start()
     yield served
     process.terminate()
     process.wait(10)
@@ -192,81 +224,119 @@ def assert_refused(reply, status, code):
 
 # What a record looks like.
 
+def childkey_href(text):
+    """The href Maximo gives a child row: its childkey, base64 as rest ids write it."""
+    return "http://childkey#" + base64.b64encode(text.encode()).decode().replace("+", "_").replace("=", "-")
+
+
 @pytest.mark.parametrize("structure", list(KEYS))
-def test_records_have_the_samples_attributes_kinds_and_hrefs(client, tenant, structure):
-    sample = samples(structure)
-    assert sample, f"no sample records for {structure}"
-    internal = any(name.endswith("_maxvalue") for record in sample for name in record)
-    served = client.all(tenant, structure, **{"oslc.select": "*", **({"internalvalues": "1"} if internal else {})})
-    sample_kinds = kinds(sample)
-    # The WO sample's app selected location.location and location.description, which Maximo
-    # answers as an object; the LOCATION attribute itself is a string.
-    if structure == "mxapiwodetail":
-        assert "location.location" in sample_document(SAMPLE_OF[structure][0])["responseInfo"]["href"]
-        sample_kinds["location"] = {"string"}
-    allowed = set(sample_kinds) | EXTRAS[structure]
+def test_records_have_hrefs_of_their_keys_and_rowstamps(client, tenant, structure):
+    served = client.all(tenant, structure, **{"oslc.select": "*"})
+    assert served, f"no records of {structure}"
     for record in served:
-        assert set(record) <= allowed, f"{structure} serves {set(record) - allowed} the samples do not have"
-        for name, value in record.items():
-            if name in sample_kinds:
-                assert kind(value) in sample_kinds[name], f"{structure}.{name} is {kind(value)}, the sample's {sample_kinds[name]}"
         assert re.fullmatch(r"\d+", record["_rowstamp"]), record["_rowstamp"]
         found = re.fullmatch(re.escape(f"{client.base}/maximo/api/os/{structure}/_") + r"([A-Za-z0-9_-]+)", record["href"])
         assert found, record["href"]
         assert decode_id(found.group(1)) == "/".join(str(record[k]) for k in KEYS[structure])
     served_keys = {k for r in served for k in r}
     assert not served_keys & NOT_SENT.get(structure, set()), "a real server does not send the apps' own keys"
-    missing = set(sample_kinds) - NOT_SENT.get(structure, set()) - served_keys
+
+
+def sample_kinds_of(structure):
+    """The kinds of each attribute IBM's records of a structure carry; for WO, location is a string."""
+    sample = samples(structure)
+    assert sample, f"no sample records for {structure}"
+    found = kinds(sample)
+    # The WO sample's app selected location.location and location.description, which Maximo
+    # answers as an object; the LOCATION attribute itself is a string.
+    if structure == "mxapiwodetail":
+        assert "location.location" in sample_document(SAMPLE_OF[structure][0])["responseInfo"]["href"]
+        found["location"] = {"string"}
+    return found
+
+
+def assert_kinds(what, records, sample_kinds, extras):
+    """Each record has only attributes IBM's records carry (or extras), with the kinds IBM's have."""
+    allowed = set(sample_kinds) | extras
+    for record in records:
+        assert set(record) <= allowed, f"{what} has {set(record) - allowed}, which IBM's records do not"
+        for name, value in record.items():
+            if name in sample_kinds:
+                assert kind(value) in sample_kinds[name], f"{what}.{name} is {kind(value)}, IBM's {sample_kinds[name]}"
+
+
+@pytest.mark.parametrize("structure", list(KEYS))
+def test_records_have_the_samples_attributes_and_kinds(client, tenant, structure):
+    sample, sample_kinds = samples(structure), sample_kinds_of(structure)
+    internal = any(name.endswith("_maxvalue") for record in sample for name in record)
+    served = client.all(tenant, structure, **{"oslc.select": "*", **({"internalvalues": "1"} if internal else {})})
+    assert_kinds(structure, served, sample_kinds, EXTRAS[structure])
+    missing = set(sample_kinds) - NOT_SENT.get(structure, set()) - {k for r in served for k in r}
     assert not missing, f"{structure} never serves {missing}"
-    for record in sample:  # the samples' hrefs encode the key in the same order
+    for record in sample:  # IBM's hrefs encode the key in the same order
         parts = decode_id(record["href"].rsplit("/_", 1)[1]).split("/")
         assert all(parts[i] == str(record[k]) for i, k in enumerate(KEYS[structure]) if k in record), record["href"]
 
 
-def child_check(served_rows, sample_rows, extras, childkey):
-    """Each served child row has the sample rows' attributes and kinds and the childkey href form."""
-    sample_kinds = kinds(sample_rows)
-    for row in served_rows:
-        assert set(row) <= set(sample_kinds) | extras, set(row) - set(sample_kinds) - extras
-        for name, value in row.items():
-            if name in sample_kinds:
-                assert kind(value) in sample_kinds[name], name
-        assert row["href"] == "http://childkey#" + base64.b64encode(childkey(row).encode()).decode().replace("+", "_").replace("=", "-")
-        assert re.fullmatch(r"\d+", row["_rowstamp"])
+@pytest.mark.parametrize("structure", list(KEYS))
+def test_the_seed_file_keeps_the_samples_attributes_and_kinds(structure):
+    records = seed_records(structure)
+    sample_kinds = sample_kinds_of(structure)
+    assert records and all(set(KEYS[structure]) <= set(record) for record in records), "every record has its key"
+    assert_kinds(f"the seed's {structure}", records, sample_kinds, EXTRAS[structure])
+    if structure == "mxapipo":
+        seed = json.loads(SEED_FILE.read_text())
+        lines = [{**seed["mxapipo"]["line"], **line} for record in records for line in record["poline"]]
+        line_kinds = kinds(sample_document("mxapipo-poline-sample.json")["member"])
+        assert_kinds("the seed's poline", lines, line_kinds, EXTRAS["poline"])
+    if structure == "mxapivendor":
+        contact_kinds = kinds([c for v in samples("mxapivendor") for c in v["compcontact"]])
+        assert_kinds("the seed's compcontact", [c for v in records for c in v["compcontact"]], contact_kinds, set())
 
 
-def test_po_lines_have_the_poline_samples_shape(client, tenant):
+def test_po_lines_are_children_of_their_po(client, tenant):
     pos = client.all(tenant, "mxapipo", **{"oslc.select": "*", "internalvalues": "1"})
-    sample = sample_document("mxapipo-poline-sample.json")["member"]
-    # The sample's child hrefs encode PO/POLINE/polinenum/ponum/revisionnum/siteid; its third line is
-    # a hand-made copy of the second (same href and localref, another polinenum).
-    for line in sample[:2]:
-        assert decode_id(line["href"].split("#")[1]) == f"PO/POLINE/{line['polinenum']}/{line['ponum']}/0/{line['siteid']}"
     for po in pos:
         assert 1 <= len(po["poline"]) <= 3
         assert po["poline_collectionref"] == po["href"] + "/poline"
         for index, line in enumerate(po["poline"]):
             assert line["localref"] == f"{po['href']}/poline/{index}-{line['polineid']}"
+            assert line["href"] == childkey_href(f"PO/POLINE/{line['polinenum']}/{po['ponum']}/{po['revisionnum']}/{po['siteid']}")
+            assert re.fullmatch(r"\d+", line["_rowstamp"])
             assert line["ponum"] == po["ponum"]
             assert line["linecost"] == round(line["orderqty"] * line["unitcost"], 2)
         assert po["totalcost"] == round(sum(line["linecost"] for line in po["poline"]), 2)
         assert po["polinecount"] == len(po["poline"])
-        child_check(po["poline"], sample, EXTRAS["poline"],
-                    lambda row, po=po: f"PO/POLINE/{row['polinenum']}/{po['ponum']}/{po['revisionnum']}/{po['siteid']}")
-    served_keys = {k for po in pos for line in po["poline"] for k in line}
+
+
+def test_po_lines_have_the_poline_samples_shape(client, tenant):
+    sample = sample_document("mxapipo-poline-sample.json")["member"]
+    pos = client.all(tenant, "mxapipo", **{"oslc.select": "*", "internalvalues": "1"})
+    # IBM's child hrefs encode PO/POLINE/polinenum/ponum/revisionnum/siteid, as the stand-in's do; the
+    # sample's third line is a hand-made copy of the second (same href and localref, another polinenum).
+    for line in sample[:2]:
+        assert decode_id(line["href"].split("#")[1]) == f"PO/POLINE/{line['polinenum']}/{line['ponum']}/0/{line['siteid']}"
+    lines = [line for po in pos for line in po["poline"]]
+    assert_kinds("poline", lines, kinds(sample), EXTRAS["poline"])
+    served_keys = {k for line in lines for k in line}
     assert set(kinds(sample)) - NOT_SENT["poline"] <= served_keys and not served_keys & NOT_SENT["poline"]
 
 
-def test_vendor_contacts_have_the_samples_shape(client, tenant):
+def test_vendor_contacts_are_children_of_their_vendor(client, tenant):
     vendors = client.all(tenant, "mxapivendor", **{"oslc.select": "*"})
-    sample = [c for v in samples("mxapivendor") for c in v["compcontact"]]
     for vendor in vendors:
         assert vendor["compcontact_collectionref"] == vendor["href"] + "/int_contact"
         for index, contact in enumerate(vendor["compcontact"]):
             assert contact["localref"] == f"{vendor['href']}/int_contact/{index}-{contact['compcontactid']}"
-        child_check(vendor["compcontact"], sample, set(),
-                    lambda row, v=vendor: f"COMPANIES/COMPCONTACT/{v['company']}/{row['contact']}/{v['orgid']}")
-    assert set(kinds(sample)) <= {k for vendor in vendors for contact in vendor["compcontact"] for k in contact}
+            assert contact["href"] == childkey_href(f"COMPANIES/COMPCONTACT/{vendor['company']}/{contact['contact']}/{vendor['orgid']}")
+            assert re.fullmatch(r"\d+", contact["_rowstamp"])
+
+
+def test_vendor_contacts_have_the_samples_shape(client, tenant):
+    sample = [c for v in samples("mxapivendor") for c in v["compcontact"]]
+    contacts = [c for vendor in client.all(tenant, "mxapivendor", **{"oslc.select": "*"}) for c in vendor["compcontact"]]
+    assert_kinds("compcontact", contacts, kinds(sample), set())
+    assert set(kinds(sample)) <= {k for contact in contacts for k in contact}
 
 
 def test_internal_values_come_only_when_asked(client, tenant):
@@ -312,13 +382,10 @@ def test_collection_shape_and_paging(client, tenant):
     path = client.api("mxapipo")
     params = {"lean": "1", "oslc.select": "ponum", "oslc.pageSize": "10", "collectioncount": "1"}
     first = client.get(path, params, tenant=tenant)
-    sample_tops = [sample_document(n) for n in ("mxapipo-list-sample.json", "mxapiasset-list-sample.json",
-                                                "mxapiwodetail-list-with-nextPage-sample.json")]
-    assert all(set(first.json) == set(doc) for doc in sample_tops)
+    assert set(first.json) == {"member", "href", "responseInfo"}
     assert first.json["href"] == f"{client.base}/maximo/api/os/mxapipo"
-    documented = {k for doc in sample_tops for k in doc["responseInfo"]} - {"schema"}
     info = first.json["responseInfo"]
-    assert set(info) == {"href", "nextPage", "pagenum", "totalCount", "totalPages"} <= documented
+    assert set(info) == {"href", "nextPage", "pagenum", "totalCount", "totalPages"}
     assert info["href"] == f"{client.base}{path}?{urlencode(params, quote_via=quote)}"
     assert (info["pagenum"], info["totalCount"], info["totalPages"]) == (1, 25, 3)
     assert len(first.json["member"]) == 10
@@ -332,6 +399,16 @@ def test_collection_shape_and_paging(client, tenant):
     without_count = client.get(path, {"lean": "1", "oslc.pageSize": "30"}, tenant=tenant).json
     assert len(without_count["member"]) == MAX_PAGE, "the page size is capped by --max-page-size"
     assert set(without_count["responseInfo"]) == {"href", "nextPage", "pagenum"}
+
+
+def test_collections_have_the_samples_top_level_shape(client, tenant):
+    sample_tops = [sample_document(n) for n in ("mxapipo-list-sample.json", "mxapiasset-list-sample.json",
+                                                "mxapiwodetail-list-with-nextPage-sample.json")]
+    params = {"lean": "1", "oslc.select": "ponum", "oslc.pageSize": "10", "collectioncount": "1"}
+    first = client.get(client.api("mxapipo"), params, tenant=tenant).json
+    assert all(set(first) == set(doc) for doc in sample_tops)
+    documented = {k for doc in sample_tops for k in doc["responseInfo"]} - {"schema"}
+    assert set(first["responseInfo"]) <= documented
 
 
 def ponums_where(client, tenant, where):
@@ -510,11 +587,11 @@ def test_create_a_po_with_properties(client, tenant):
     po = reply.json
     assert reply.headers["location"] == po["href"] == f"{client.base}/maximo/api/os/mxapipo/_MTAyNi8wL0JFREZPUkQ-"
     assert (po["ponum"], po["revisionnum"], po["status"], po["vendor"], po["orgid"]) == ("1026", 0, "WAPPR", "PLUS", "EAGLENA")
-    assert po["status_description"] == "Waiting on approval" and po["vendordesc"] == "Plus Industrial Conveyor Corporation"
+    assert po["status_description"] == "Waiting on approval" and po["vendordesc"] == "Plus Conveyor Components LLC"
     assert before <= moment(po["orderdate"]) <= moment(po["changedate"]) <= datetime.now(timezone.utc)
     lines = po["poline"]
     assert [(l["polinenum"], l["linecost"], l["linetype"]) for l in lines] == [(1, 10.0, "ITEM"), (2, 10, "MATERIAL")]
-    assert lines[0]["description"] == "Elbow, Street- 90 Deg, 1 In", "an item line takes the item's description"
+    assert lines[0]["description"] == "Elbow, street, 90 deg, 1 in, galvanized", "an item line takes the item's description"
     assert po["totalcost"] == 20.0 and po["requireddate"] == "2026-12-24T14:00:00+00:00"
     assert client.get(reply.headers["location"] + "?lean=1", tenant=tenant).json == po
     assert ponums_where(client, tenant, f'changedate>="{before.isoformat()}"') == {"1026"}
@@ -573,7 +650,8 @@ def test_update_answers_the_record_and_bumps_changedate_and_rowstamp(client, ten
     assert reply.status == 200, reply
     after = reply.json
     assert (after["description"], after["vendor"]) == ("Changed", "WTI")
-    assert after["vendordesc"] == next(v["name"] for v in samples("mxapivendor") if v["company"] == "WTI")
+    wti = client.all(tenant, "mxapivendor", **{"oslc.select": "company,name", "oslc.where": 'company="WTI"'})
+    assert after["vendordesc"] == wti[0]["name"] == "Westbrook Technical Instruments"
     assert int(after["_rowstamp"]) > int(before["_rowstamp"]) and moment(after["changedate"]) > moment(before["changedate"])
     assert client.record(tenant, "mxapipo", PO_1002) == after
     quiet = client.patch(tenant, "mxapipo", PO_1002, {"description": "Again"})
@@ -754,3 +832,16 @@ def test_touch_changes_a_record_as_a_user_would(client, tenant):
                         ({"objectStructure": "mxapibogus"}, 400), ({"changes": {}}, 400)):
         body = {"tenant": tenant, "objectStructure": "mxapipo", "key": "1002", "changes": {"description": "y"}, **bad}
         assert client.post("/_standin/touch", body).status == status, bad
+
+
+def test_the_stand_in_starts_from_its_own_folder_alone(tmp_path, tenant):
+    folder = tmp_path / "standins"
+    shutil.copytree(SERVER.parent, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    process, served = start(folder / "maximo.py", cwd=tmp_path)
+    try:
+        assert [po["ponum"] for po in served.all(tenant, "mxapipo", **{"oslc.select": "ponum"})] == [
+            str(n) for n in range(1001, 1026)]
+        assert len(served.all(tenant, "mxapivendor")) == len(seed_records("mxapivendor"))
+    finally:
+        process.terminate()
+        process.wait(10)

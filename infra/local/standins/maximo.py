@@ -15,21 +15,24 @@ Authentication: header `apikey: demo-…` (the key is the tenant) or `maxauth: b
 with the password Millwright-Demo-1 (the user is the tenant). Each tenant gets its own copy of the
 seed data on first use, so concurrent tests never see each other's writes.
 
-The seed is built at start-up from the vendor's sample records in --specs (maximo/*.json, read at
-run time, never copied into the project): each structure's attribute set is the attribute set of its
-sample records, and values the samples carry (descriptions, vendors, items, locations, addresses,
-contacts) seed the records. Some sample attributes are aliases the apps selected through a related
-object (`vendordesc`, `polinecount`, `assetdesc`, `assetnumber`, `locationdesc`, `childcount`, …);
-the stand-in serves them as ordinary attributes, computed from the related seed records. Keys the
-samples carry that a real server never sends (the UI's camelCase counters, `_id`, `invalid`, …) are
-left out. Attributes the samples lack come from IBM's documentation of the objects: `changedate` on
-every object, `status`/`statusdate`/`revisionnum`/`siteid`/`orgid`/`currencycode`/`totalcost`/
-`requireddate` on PO, `unitcost`/`linecost` on POLINE, `siteid`/`assetnum`/`targstartdate`/
-`targcompdate`/`statusdate`/`reportdate`/`actfinish` on WORKORDER, `serialnum` on ASSET, `itemsetid`/`curbaltotal`/`avgcost` on INVENTORY, `parent` on
-LOCATIONS. mxapilocation takes its attribute set from the LOCATIONS record (an mxapioperloc member)
-in the asset sample.
+The seed data is the stand-in's own, in maximo_seed.json beside this file: a small plant at site
+BEDFORD with its vendors, locations, assets, inventory, work orders and purchase orders, each record
+its stored attributes in the lean JSON form. At start-up the server dates the records back from
+its start (changedate and the other dates, distinct and in an order unlike key order), numbers the
+PO lines and fills what follows from other records: costs, item descriptions and, as the attribute
+sets Maximo's own apps select show them, aliases through a related object (`vendordesc`,
+`polinecount`, `matreceiptinput`, `assetdesc`, `assetnumber`, `assetisrunning`, `locationdesc`,
+`childcount`, …), served as ordinary attributes. A structure knows the attributes, and their kinds,
+its seed records have. The attribute set of each structure is IBM's: the attributes of the lean
+records in IBM's Maximo app fixtures, and where those lack them, attributes IBM documents
+(`changedate` on every object, `status`/`statusdate`/`revisionnum`/`siteid`/`orgid`/`currencycode`/
+`totalcost`/`requireddate` on PO, `unitcost`/`linecost` on POLINE, `siteid`/`assetnum`/
+`targstartdate`/`targcompdate`/`statusdate`/`reportdate`/`actfinish` on WORKORDER, `serialnum` on
+ASSET, `itemsetid`/`curbaltotal`/`avgcost` on INVENTORY, `parent` on LOCATIONS);
+tests/standins/test_maximo.py holds the seed file and what is served to IBM's fixtures where those
+files are at hand. Nothing outside this folder is read: the stand-in starts on a bare checkout.
 
-    python3 infra/local/standins/maximo.py --port 8901 [--host 127.0.0.1] [--specs DIR] [--max-page-size 100]
+    python3 infra/local/standins/maximo.py --port 8901 [--host 127.0.0.1] [--max-page-size 100]
 
 prints `maximo stand-in on http://127.0.0.1:8901` once it listens (--port 0 picks a free port).
 Control endpoints (no auth, JSON): GET /_standin/health; GET and DELETE /_standin/requests?tenant=T;
@@ -55,8 +58,8 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 DEMO_PASSWORD = "Millwright-Demo-1"
 API = "/maximo/api/os/"
-SITE, ORG, ITEMSET = "BEDFORD", "EAGLENA", "SET1"
-STOREROOM = "CENTRAL"  # the invbal sample's balances are all in CENTRAL (their hrefs encode it)
+SEED_FILE = Path(__file__).with_name("maximo_seed.json")
+ORG, ITEMSET = "EAGLENA", "SET1"
 ALL = "*"  # a selection of every attribute
 
 # Reason codes. Maximo's own for these cases: BMXAA7901E (login), BMXAA8744E (query not parsed),
@@ -178,14 +181,6 @@ def one(records, **match):
     return next((r for r in records if all(r.get(k) == v for k, v in match.items())), None)
 
 
-def template(record, domains, drop=frozenset()):
-    """A sample record's stored attributes: without what the server computes (href, _rowstamp,
-    localref, collection refs, domain descriptions and internal values) and without `drop`."""
-    computed = {"href", "_rowstamp", "localref"} | {f"{d}_{s}" for d in domains for s in ("description", "maxvalue")}
-    return {k: copy.deepcopy(v) for k, v in record.items()
-            if k not in computed and k not in drop and not k.endswith("_collectionref")}
-
-
 def without_nulls(record):
     """Maximo's lean JSON leaves out attributes that have no value."""
     return {k: v for k, v in record.items() if v is not None}
@@ -223,36 +218,19 @@ def split_outside(text, separator):
     return parts
 
 
-class Fixtures:
-    """The vendor's sample records, read at start-up from the specs folder."""
+class Seed:
+    """The stand-in's seed data, read at start-up from maximo_seed.json (see the module docstring)."""
 
-    def __init__(self, specs):
-        folder = Path(specs) / "maximo"
+    def __init__(self, path=SEED_FILE):
+        self.data = json.loads(Path(path).read_text("utf-8"))
+        self.items = [(item["itemnum"], item["description"]) for item in self.data["items"]]
+        self.line = self.data["mxapipo"]["line"]
 
-        def members(name):
-            return json.loads((folder / name).read_text())["member"]
-
-        self.po = members("mxapipo-list-sample.json")
-        self.poline = members("mxapipo-poline-sample.json")
-        self.vendor = members("mxapivendor-list-sample.json")
-        self.wo = members("mxapiwodetail-list-with-nextPage-sample.json")
-        self.invbal = members("mxapiinvbal-list-with-nextPage-sample.json")
-        self.inventory = members("mxapiinventory-tool-sample.json")
-        assets = members("mxapiasset-list-sample.json")
-        self.asset = [m for m in assets if "/mxapiasset/" in m["href"]]
-        self.location = [m for m in assets if "/mxapioperloc/" in m["href"]]
-
-    def items(self):
-        """(itemnum, description) of every item the samples name, in order of appearance."""
-        found = {}
-        for balance in self.invbal:
-            found.setdefault(balance["itemnum"], balance["item"]["description"])
-        for line in self.poline:
-            found.setdefault(line["itemnum"], line["description"])
-        for po in self.po:
-            for receipt in po.get("matreceiptinput", []):
-                found.setdefault(receipt["itemnum"], receipt["description"])
-        return list(found.items())
+    def records(self, structure):
+        """A structure's records, each over the structure's defaults (fresh copies; nulls left out, as lean JSON does)."""
+        part = self.data[structure]
+        defaults = part.get("defaults", {})
+        return [without_nulls(copy.deepcopy({**defaults, **record})) for record in part["records"]]
 
 
 @dataclass
@@ -271,9 +249,8 @@ class Structure:
     name = mbo = main = ""
     key = ()
     domains = {}
-    derived = {}  # attribute -> f(tenant data, record), aliases the samples carry
+    derived = {}  # attribute -> f(tenant data, record), aliases of related records' attributes
     children = {}
-    fixture_only = frozenset()  # sample keys a real server never sends
     creatable = updatable = frozenset()  # empty: the structure is read-only through the API
     required = ()
     moves = {}
@@ -309,14 +286,18 @@ class Structure:
             raise query_error(f"{attribute} is not an attribute of {self.name} that a query can use.")
         return name, self.kinds[name]
 
-    def drop(self):
-        """What a sample record carries that the seed must not take over as stored attributes."""
-        return self.fixture_only | set(self.derived) | set(self.children)
-
-    def seed(self, fixtures, times, seeded):
-        """The structure's seed records, from the samples; `times(n)` gives n change times and
+    def seed(self, seed, times, seeded):
+        """The structure's seed records, from the seed file, dated: `times(n)` gives n change times,
         `seeded` holds the records of the structures seeded before."""
-        raise NotImplementedError
+        records = seed.records(self.name)
+        for record, when in zip(records, times(len(records))):
+            self.dated(record, when)
+            self.check(seeded, record)
+        return records
+
+    def dated(self, record, when):
+        """Set a seed record's dates, from its change time."""
+        record["changedate"] = iso(when)
 
     # Write rules; a writable structure overrides what applies to it.
     def defaults(self, at):
@@ -445,18 +426,11 @@ class PurchaseOrders(Structure):
         childkey=lambda po, line: ("PO", "POLINE", line["polinenum"], po["ponum"], po["revisionnum"], po["siteid"]),
         domains={"linetype": LINETYPE, "lottype": LOTTYPE},
         writable=frozenset({"polinenum", "itemnum", "description", "orderqty", "orderunit", "unitcost"}))}
-    # The PO sample's camelCase counters, _id and invalid are the app's own; rececount and inspectcount
-    # (strings, on one record) too. The POLINE sample's item array, inspectedqty and issuetype are
-    # not in the select its request shows.
-    fixture_only = frozenset({"_id", "inspectCountNum", "receiveCountNum", "assetCountNum", "returnCountNum",
-                              "receiptCountNum", "invalid", "rececount", "inspectcount"})
-    line_fixture_only = frozenset({"item", "inspectedqty", "issuetype"})
     creatable = frozenset({"ponum", "siteid", "orgid", "vendor", "description", "currencycode", "orderdate",
                            "requireddate", "poline"})
     updatable = creatable - {"ponum", "siteid", "orgid"}
     required = ("siteid", "vendor")
     moves = PO_MOVES
-    seed_statuses = ("WAPPR", "WAPPR", "APPR", "INPRG", "APPR", "CLOSE", "WAPPR", "APPR", "CAN", "INPRG")
     derived = {
         "vendordesc": lambda data, po: (one(data["mxapivendor"], company=po.get("vendor")) or {}).get("name"),
         "polinecount": lambda data, po: len(po.get("poline", [])),
@@ -466,39 +440,24 @@ class PurchaseOrders(Structure):
                                              for line in po.get("poline", [])] or None,
     }
 
-    def seed(self, fixtures, times, seeded):
-        # The item catalogue and the line shape serve the lines of later creates and updates too.
-        self.items = fixtures.items()
-        self.line_template = template(fixtures.poline[0], self.children["poline"].domains,
-                                      self.line_fixture_only | {"itemnum", "description", "itemid", "orderqty"})
-        vendors = [v for v in seeded["mxapivendor"] if not v["disabled"]]
-        count = 25
-        records = []
-        for i, when in enumerate(times(count)):
-            vendor = vendors[i % len(vendors)]
-            status = self.seed_statuses[i % len(self.seed_statuses)]
-            po = template(fixtures.po[i % len(fixtures.po)], self.domains, self.drop())
-            po.update(ponum=str(1001 + i), revisionnum=0, siteid=SITE, orgid=ORG, vendor=vendor["company"],
-                      description=po.get("description") or f"Order from {vendor['name']}",
-                      status=status, statusdate=iso(when), currencycode=vendor["currencycode"],
-                      receipts={"INPRG": "PARTIAL", "CLOSE": "COMPLETE"}.get(status, "NONE"),
-                      orderdate=iso(when - timedelta(days=2)), requireddate=iso(when + timedelta(days=12)),
-                      changedate=iso(when))
+    def seed(self, seed, times, seeded):
+        # The item master and the line shape serve the lines of later creates and updates too.
+        self.items, self.line_template = seed.items, seed.line
+        records = seed.records(self.name)
+        for i, (po, when) in enumerate(zip(records, times(len(records)))):
+            po.update(orderdate=iso(when - timedelta(days=2)), statusdate=iso(when),
+                      requireddate=iso(when + timedelta(days=12)), changedate=iso(when))
             for transaction in po.get("unapprovedmatrectrans", []):
-                transaction["ponum"] = po["ponum"]
-            po["poline"] = [self.line(po, j + 1, 40000 + 10 * i + j, {
-                "itemnum": self.items[(2 * i + j) % len(self.items)][0],
-                "orderqty": 1 + (i + 2 * j) % 6,
-                "unitcost": round(5 + ((13 * i + 7 * j) % 50) * 1.5, 2)}) for j in range(1 + i % 3)]
+                transaction.update(ponum=po["ponum"], actualdate=iso(when - timedelta(hours=3)))
+            po["poline"] = [self.line(po, j + 1, 40000 + 10 * i + j, values) for j, values in enumerate(po["poline"])]
+            self.check(seeded, po)
             self.settle(po)
-            records.append(po)
         return records
 
     def line(self, po, polinenum, polineid, values):
-        """A POLINE in the shape of the sample's lines; an item's description comes from the item."""
+        """A POLINE in the shape of the seed's lines; an item's description comes from the item."""
         line = {**copy.deepcopy(self.line_template), "ponum": po["ponum"], "siteid": po["siteid"],
-                "orgid": po["orgid"], "polinenum": polinenum, "polineid": polineid, "orderunit": "EACH",
-                "unitcost": 0, **values}
+                "orgid": po["orgid"], "polinenum": polinenum, "polineid": polineid, "unitcost": 0, **values}
         return self.settled_line(line)
 
     def settled_line(self, line):
@@ -573,7 +532,6 @@ class WorkOrders(Structure):
     updatable = creatable - {"wonum", "siteid", "reportdate"}
     required = ("siteid", "description")
     moves = WO_MOVES
-    seed_statuses = ("WAPPR", "APPR", "INPRG", "COMP", "CLOSE", "CAN", "APPR", "WAPPR", "INPRG", "APPR")
     derived = {
         "assetnumber": lambda data, wo: wo.get("assetnum"),
         "assetdesc": lambda data, wo: (WorkOrders.asset(data, wo) or {}).get("description"),
@@ -589,23 +547,16 @@ class WorkOrders(Structure):
         asset = WorkOrders.asset(data, wo)
         return None if asset is None else asset.get("status") == "OPERATING"
 
-    def seed(self, fixtures, times, seeded):
-        # The sample's location is an object because its app selected location.description and
-        # location.location; the LOCATION attribute itself is the location's name.
-        sources = fixtures.wo[::2][:20]
-        records = []
-        for i, (source, when) in enumerate(zip(sources, times(len(sources)))):
-            finish = iso(when + timedelta(days=4))
-            status = self.seed_statuses[i % len(self.seed_statuses)]
-            records.append(without_nulls({
-                "wonum": str(1000 + i), "siteid": SITE, "description": source["description"],
-                "status": status, "statusdate": iso(when), "reportdate": iso(when - timedelta(hours=20)),
-                "actfinish": iso(when) if status in ("COMP", "CLOSE") else None,
-                "wopriority": source.get("wopriority"), "worktype": source.get("worktype"),
-                "assetnum": source.get("assetnumber"), "location": (source.get("location") or {}).get("location"),
-                "targstartdate": iso(when + timedelta(days=1)), "targcompdate": finish,
-                "schedfinish": finish if "schedfinish" in source else None, "changedate": iso(when)}))
-        return records
+    def dated(self, wo, when):
+        """Reported the day before its status; targeted to start a day later and finish in four; finished
+        when completed; scheduled to finish at the target once approved."""
+        finish = iso(when + timedelta(days=4))
+        wo.update(statusdate=iso(when), reportdate=iso(when - timedelta(hours=20)),
+                  targstartdate=iso(when + timedelta(days=1)), targcompdate=finish, changedate=iso(when))
+        if wo["status"] in ("COMP", "CLOSE"):
+            wo["actfinish"] = iso(when)
+        if wo["status"] not in ("WAPPR", "CAN"):
+            wo["schedfinish"] = finish
 
     def defaults(self, at):
         return {"status": "WAPPR", "reportdate": iso(at)}
@@ -624,8 +575,6 @@ class Assets(Structure):
     name, mbo, main = "mxapiasset", "ASSET", "assetnum"
     key = ("assetnum", "siteid")
     domains = {"status": LOCASSETSTATUS}
-    parents = {"11210": "11200", "11211": "11200", "1009": "1008"}
-    seed_statuses = ("OPERATING", "OPERATING", "NOT READY", "OPERATING", "DECOMMISSIONED", "OPERATING")
     derived = {
         "locationdesc": lambda data, a: Assets.at_location(data, a).get("description"),
         "locationglaccount": lambda data, a: Assets.at_location(data, a).get("glaccount"),
@@ -638,29 +587,9 @@ class Assets(Structure):
     def at_location(data, asset):
         return one(data["mxapilocation"], location=asset.get("location"), siteid=asset["siteid"]) or {}
 
-    def seed(self, fixtures, times, seeded):
-        found = {}  # assetnum -> (description, location, priority)
-        for wo in fixtures.wo:
-            if wo.get("assetnumber"):
-                found.setdefault(wo["assetnumber"], (wo.get("assetdesc"), (wo.get("location") or {}).get("location"), None))
-        for asset in fixtures.asset:
-            found.setdefault(asset["assetnum"], (asset["description"], asset.get("location"), asset.get("priority")))
-        for location in fixtures.location:
-            for asset in location.get("asset", []):
-                found.setdefault(asset["assetnum"], (asset["description"], asset["location"], asset.get("priority")))
-        companies = [v["company"] for v in seeded["mxapivendor"] if not v["disabled"]]
-        records = []
-        for i, (assetnum, when) in enumerate(zip(sorted(found), times(len(found)))):
-            description, location, priority = found[assetnum]
-            asset = template(fixtures.asset[i % len(fixtures.asset)], self.domains, self.drop())
-            asset.update(assetnum=assetnum, siteid=SITE, description=description, location=location,
-                         status=self.seed_statuses[i % len(self.seed_statuses)], assetuid=200 + i,
-                         assettype="FACILITIES", priority=priority or 1 + i % 5,
-                         manufacturer=companies[i % len(companies)], vendor=companies[(i + 2) % len(companies)],
-                         serialnum=f"SN-{assetnum}-{1000 + 37 * i}", parent=self.parents.get(assetnum),
-                         changedate=iso(when))
-            records.append(without_nulls(asset))
-        return records
+    def check(self, data, asset):
+        if asset.get("location") and one(data["mxapilocation"], location=asset["location"]) is None:
+            raise Refusal(400, INVALID_LOCATION, f"Location {asset['location']} is not a valid location.")
 
 
 class Locations(Structure):
@@ -668,34 +597,9 @@ class Locations(Structure):
     name, mbo, main = "mxapilocation", "LOCATIONS", "location"
     key = ("location", "siteid")  # as the LOCATIONS record's href in the asset sample
     domains = {"status": LOCASSETSTATUS, "type": LOCTYPE}
-    parents = {"BR210": "BR200", "BR430": "BR300", "BR431": "BR430"}
     derived = {"asset": lambda data, loc: [
         without_nulls({k: a.get(k) for k in ("assetnum", "description", "location", "priority")})
         for a in data["mxapiasset"] if a.get("location") == loc["location"]] or None}
-
-    def seed(self, fixtures, times, seeded):
-        found = {}  # location -> description
-        for wo in fixtures.wo:
-            place = wo.get("location") or {}
-            if place.get("location"):
-                found.setdefault(place["location"], place.get("description"))
-        for asset in fixtures.asset:
-            found.setdefault(asset["location"], asset.get("locationdesc"))
-        for location in fixtures.location:
-            found.setdefault(location["location"], location["description"])
-        storerooms = {row["location"] for row in fixtures.inventory} | {STOREROOM}
-        for storeroom in sorted(storerooms):
-            found.setdefault(storeroom, f"{storeroom.title()} Storeroom")
-        records = []
-        for i, (name, when) in enumerate(zip(sorted(found), times(len(found)))):
-            location = template(fixtures.location[i % len(fixtures.location)], self.domains, self.drop())
-            parent = self.parents.get(name)
-            location.update(location=name, description=found[name], siteid=SITE, orgid=ORG,
-                            type="STOREROOM" if name in storerooms else "OPERATING",
-                            status="NOT READY" if i % 5 == 4 else "OPERATING", locationsid=300 + i,
-                            parent=parent if parent in found else None, changedate=iso(when))
-            records.append(without_nulls(location))
-        return records
 
 
 class Inventory(Structure):
@@ -703,21 +607,10 @@ class Inventory(Structure):
     name, mbo, main = "mxapiinventory", "INVENTORY", "itemnum"
     key = ("itemnum", "itemsetid", "location", "siteid")
     domains = {"status": ITEMSTATUS}
-    seed_statuses = ("ACTIVE", "ACTIVE", "ACTIVE", "PENDOBS", "ACTIVE", "ACTIVE", "OBSOLETE")
 
-    def seed(self, fixtures, times, seeded):
-        rows = [(b["itemnum"], STOREROOM, b["curbal"]) for b in fixtures.invbal]
-        rows += [(r["itemnum"], r["location"], None) for r in fixtures.inventory]
-        rows.sort(key=lambda row: row[:2])
-        records = []
-        for i, ((itemnum, location, balance), when) in enumerate(zip(rows, times(len(rows)))):
-            row = template(fixtures.inventory[i % len(fixtures.inventory)], self.domains, self.drop())
-            row.update(itemnum=itemnum, itemsetid=ITEMSET, location=location, siteid=SITE,
-                       status=self.seed_statuses[i % len(self.seed_statuses)],
-                       curbaltotal=5 + i if balance is None else balance,
-                       avgcost=round(2.5 + (17 * i % 40) * 1.1, 2), changedate=iso(when))
-            records.append(row)
-        return records
+    def check(self, data, row):
+        if one(data["mxapilocation"], location=row["location"], type="STOREROOM") is None:
+            raise ValueError(f"inventory of {row['itemnum']} is in {row['location']}, which is not a storeroom")
 
 
 class Vendors(Structure):
@@ -731,31 +624,14 @@ class Vendors(Structure):
                                            company["orgid"]),
         domains={})}
 
-    def seed(self, fixtures, times, seeded):
-        companies = [(v["company"], v["name"]) for v in fixtures.vendor]
-        for po in fixtures.po:
-            if len(companies) < 6 and po["vendor"] not in dict(companies):
-                companies.append((po["vendor"], po["vendordesc"]))
-        companies.append(("BADVEND", "Disabled Supply Company"))
-        records = []
-        for i, ((company, name), when) in enumerate(zip(companies, times(len(companies)))):
-            source = fixtures.vendor[i % len(fixtures.vendor)]
-            vendor = template(source, self.domains, self.drop())
-            vendor.update(company=company, name=name, type="V", disabled=company == "BADVEND", orgid=ORG,
-                          companiesid=101 + i, changedate=iso(when))
-            vendor["compcontact"] = [{**template(contact, {}), "compcontactid": 1000 + 10 * i + j}
-                                     for j, contact in enumerate(source.get("compcontact", []))]
-            records.append(vendor)
-        return sorted(records, key=lambda v: v["company"])
 
-
-def build_seed(fixtures, start):
+def build_seed(seed_data, start):
     """Every structure and its seed records, stamped with rowstamps in change order; also the last
     rowstamp used, above which the server's counter continues."""
     structures = {s.name: s for s in (Vendors(), Locations(), Assets(), Inventory(), WorkOrders(), PurchaseOrders())}
     seed = {}
     for offset, structure in enumerate(structures.values()):
-        seed[structure.name] = structure.seed(fixtures, lambda n, o=offset: seed_times(start, n, o), seed)
+        seed[structure.name] = structure.seed(seed_data, lambda n, o=offset: seed_times(start, n, o), seed)
     number = 1000
     stamped = sorted(((r, s) for s in structures.values() for r in seed[s.name]), key=lambda pair: pair[0]["changedate"])
     for record, structure in stamped:
@@ -1292,21 +1168,18 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main():
-    """Read the samples, build the seed, serve until interrupted."""
+    """Read the seed data, date it, serve until interrupted."""
     parser = argparse.ArgumentParser(description="A local stand-in for IBM Maximo's REST (OSLC JSON) API.")
     parser.add_argument("--port", type=int, required=True, help="0 picks a free port")
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--specs", type=Path, default=Path(__file__).resolve().parents[3].parent / "shared" / "specs",
-                        help="the folder with maximo/*.json (default: <repo root>/../shared/specs)")
     parser.add_argument("--max-page-size", type=int, default=100, help="the largest page served (mxe.oslc.maxpagesize)")
     args = parser.parse_args()
     if args.max_page_size < 1:
         parser.error("--max-page-size must be at least 1")
     try:
-        fixtures = Fixtures(args.specs)
-    except (OSError, ValueError, KeyError) as error:
-        parser.error(f"cannot read the Maximo samples in {args.specs / 'maximo'}: {error}")
-    structures, seed, rowstamp = build_seed(fixtures, now())
+        structures, seed, rowstamp = build_seed(Seed(), now())
+    except (OSError, ValueError, KeyError, Refusal) as error:
+        parser.error(f"the seed data in {SEED_FILE} does not hold: {error}")
     server = ThreadingHTTPServer((args.host, args.port), Handler)
     server.daemon_threads = True
     server.stand = Stand(structures, seed, rowstamp, args.max_page_size)

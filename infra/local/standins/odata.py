@@ -1,27 +1,34 @@
 """OData V2 the way SAP Gateway speaks it, for the SAP stand-in (sap.py).
 
-The stand-in knows nothing about SAP's entity types by heart: properties, Edm types, keys,
-navigation and the sap: annotations that say what a client may create, update, filter and sort are
-read at run time from the vendor's own service description — the EDMX ($metadata) where SAP
-publishes one, its OpenAPI export where it does not. This module turns those files into a small
-model, converts values between Python and SAP's JSON wire format (`/Date(ms)/`, `PT14H30M00S`,
-decimals as strings) and parses what a client puts in a URL: key predicates, $filter, $orderby,
-$select and $expand. Whatever the description does not allow raises QueryError.
+The stand-in serves what its own model says (sap_model.py, in the notation read_model reads):
+properties, Edm types, keys, navigation and the sap: annotations that say what a client may
+create, update, filter and sort. This module turns that notation into a small model, writes the
+model out as the service's $metadata (metadata_document), converts values between Python and SAP's
+JSON wire format (`/Date(ms)/`, `PT14H30M00S`, decimals as strings) and parses what a client puts
+in a URL: key predicates, $filter, $orderby, $select and $expand. Whatever the model does not allow
+raises QueryError.
 """
 
 import re
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from urllib.parse import quote
+from xml.sax.saxutils import quoteattr
 
-EDM = "{http://schemas.microsoft.com/ado/2008/09/edm}"
-SAP = "{http://www.sap.com/Protocols/SAPData}"
-META = "{http://schemas.microsoft.com/ado/2007/08/dataservices/metadata}"
+EDMX_NS = "http://schemas.microsoft.com/ado/2007/06/edmx"
+EDM_NS = "http://schemas.microsoft.com/ado/2008/09/edm"
+SAP_NS = "http://www.sap.com/Protocols/SAPData"
+META_NS = "http://schemas.microsoft.com/ado/2007/08/dataservices/metadata"
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 INTEGERS = {"Edm.Byte", "Edm.SByte", "Edm.Int16", "Edm.Int32"}
 NUMBERS = INTEGERS | {"Edm.Int64", "Edm.Decimal", "Edm.Double", "Edm.Single"}
+# The Edm types a model may use (without "Edm."), as written there: String(10), Decimal(13,3), DateTime, …
+EDM_TYPES = {"String", "Decimal", "DateTime", "DateTimeOffset", "Time", "Boolean", "Int64"}
+MODEL_TYPE = re.compile(r"(\w+)(?:\((\d+)(?:,(\d+))?\))?")
+NAME = re.compile(r"[A-Za-z_]\w*")
+# A model's flags that set an sap: annotation to "false", and the Prop field each clears.
+MODEL_FLAGS = {"-create": "creatable", "-update": "updatable", "-filter": "filterable", "-sort": "sortable"}
 # Decimal places SAP shows for an amount in a currency (TCURX) or a quantity in a unit (T006);
 # a code not listed keeps two places for a currency and the declared scale for a unit.
 CURRENCY_DECIMALS = {"JPY": 0, "KRW": 0}
@@ -47,17 +54,18 @@ TOKEN = re.compile(
 
 
 class QueryError(ValueError):
-    """A request the service description does not allow; the message says why."""
+    """A request the model does not allow; the message says why."""
 
 
 @dataclass
 class Prop:
-    """One property (or function parameter) with what the description says about it."""
+    """One property (or function parameter) with what the model says about it."""
 
     name: str
     type: str
     nullable: bool = True
     max_length: int | None = None
+    precision: int | None = None
     scale: int = 0
     unit: str | None = None  # the property holding this amount's currency or quantity's unit
     semantics: str | None = None
@@ -73,7 +81,7 @@ class Nav:
 
     name: str
     many: bool
-    target: str | None  # entity set; None when the description does not say
+    target: str  # entity set
     pairs: tuple = ()  # (property here, property there)
 
 
@@ -111,167 +119,206 @@ class Function:
     params: dict
     returns: str
     result: dict
+    action_for: str | None = None  # the entity type it acts on (sap:action-for)
 
 
 @dataclass
 class Model:
-    """What one service serves: entity sets by name and function imports by name."""
+    """What one service serves: entity sets, function imports and complex types by name."""
 
     sets: dict
     functions: dict = field(default_factory=dict)
+    namespace: str = ""
+    complex_types: dict = field(default_factory=dict)  # name -> {property: Prop}
 
 
-def _edmx_prop(el, nullable_default=True):
-    """A Prop from an EDMX <Property> or <Parameter>."""
-    nullable = el.get("Nullable")
-    return Prop(
-        name=el.get("Name"),
-        type=el.get("Type"),
-        nullable=nullable_default if nullable is None else nullable == "true",
-        max_length=int(el.get("MaxLength")) if (el.get("MaxLength") or "").isdigit() else None,
-        scale=int(el.get("Scale") or 0),
-        unit=el.get(SAP + "unit"),
-        semantics=el.get(SAP + "semantics"),
-        creatable=el.get(SAP + "creatable") != "false",
-        updatable=el.get(SAP + "updatable") != "false",
-        filterable=el.get(SAP + "filterable") != "false",
-        sortable=el.get(SAP + "sortable") != "false",
-    )
+def _model_prop(words, where, function=False):
+    """A Prop from one property (or parameter) line of a model: name, type, flags."""
+    if len(words) < 2:
+        raise ValueError(f"{where}: a property needs a name and a type")
+    name, spelled, flags = words[0], words[1], words[2:]
+    if not NAME.fullmatch(name):
+        raise ValueError(f"{where}: '{name}' is not a name")
+    match = MODEL_TYPE.fullmatch(spelled)
+    if not match or match[1] not in EDM_TYPES:
+        raise ValueError(f"{where}: unknown type '{spelled}'")
+    edm, first, second = f"Edm.{match[1]}", match[2], match[3]
+    if (first is not None) + (second is not None) != {"Edm.String": 1, "Edm.Decimal": 2}.get(edm, 0):
+        raise ValueError(f"{where}: String takes (max length), Decimal (precision,scale), other types nothing")
+    prop = Prop(name, edm, nullable=not function)
+    if edm == "Edm.String":
+        prop.max_length = int(first)
+    if edm == "Edm.Decimal":
+        prop.precision, prop.scale = int(first), int(second)
+    for flag in flags:
+        if function and flag == "null":
+            prop.nullable = True
+        elif function:
+            raise ValueError(f"{where}: a parameter takes no flag but 'null', not '{flag}'")
+        elif flag == "!null":
+            prop.nullable = False
+        elif flag in MODEL_FLAGS:
+            setattr(prop, MODEL_FLAGS[flag], False)
+        elif flag in ("currency-code", "unit-of-measure"):
+            prop.semantics = flag
+        elif flag.startswith("unit="):
+            prop.unit = flag[len("unit=") :]
+        else:
+            raise ValueError(f"{where}: unknown flag '{flag}'")
+    return prop
 
 
-def _names(el, tag):
-    """The Name attributes of el's <PropertyRef> children under tag."""
-    return [ref.get("Name") for ref in el.find(EDM + tag).findall(EDM + "PropertyRef")]
-
-
-def parse_edmx(data):
-    """The Model of a V2 $metadata document."""
-    root = ET.fromstring(data)
-    types, complex_types, assocs, set_types, assoc_sets, imports = {}, {}, {}, {}, {}, []
-    for schema in root.iter(EDM + "Schema"):
-        ns = schema.get("Namespace")
-        types.update((f"{ns}.{el.get('Name')}", el) for el in schema.findall(EDM + "EntityType"))
-        assocs.update((f"{ns}.{el.get('Name')}", el) for el in schema.findall(EDM + "Association"))
-        for el in schema.findall(EDM + "ComplexType"):
-            complex_types[f"{ns}.{el.get('Name')}"] = {
-                p.get("Name"): _edmx_prop(p) for p in el.findall(EDM + "Property")
-            }
-        for container in schema.findall(EDM + "EntityContainer"):
-            set_types.update((s.get("Name"), s.get("EntityType")) for s in container.findall(EDM + "EntitySet"))
-            for aset in container.findall(EDM + "AssociationSet"):
-                for end in aset.findall(EDM + "End"):
-                    assoc_sets[(aset.get("Association"), end.get("Role"))] = end.get("EntitySet")
-            imports += container.findall(EDM + "FunctionImport")
-    sets = {}
-    for set_name, type_name in set_types.items():
-        el = types[type_name]
-        navs = {}
-        for nav in el.findall(EDM + "NavigationProperty"):
-            assoc = assocs[nav.get("Relationship")]
-            ends = {end.get("Role"): end for end in assoc.findall(EDM + "End")}
-            pairs = ()
-            constraint = assoc.find(EDM + "ReferentialConstraint")
-            if constraint is not None:
-                principal, dependent = _names(constraint, "Principal"), _names(constraint, "Dependent")
-                from_principal = constraint.find(EDM + "Principal").get("Role") == nav.get("FromRole")
-                pairs = tuple(zip(principal, dependent) if from_principal else zip(dependent, principal))
-            navs[nav.get("Name")] = Nav(
-                nav.get("Name"),
-                ends[nav.get("ToRole")].get("Multiplicity") == "*",
-                assoc_sets.get((nav.get("Relationship"), nav.get("ToRole"))),
-                pairs,
-            )
-        props = {p.get("Name"): _edmx_prop(p) for p in el.findall(EDM + "Property")}
-        sets[set_name] = EntityType(type_name, _names(el, "Key"), props, navs)
-    functions = {
-        f.get("Name"): Function(
-            f.get("Name"),
-            f.get(META + "HttpMethod") or "GET",
-            {p.get("Name"): _edmx_prop(p, nullable_default=False) for p in f.findall(EDM + "Parameter")},
-            f.get("ReturnType"),
-            complex_types.get(f.get("ReturnType"), {}),
-        )
-        for f in imports
-    }
-    return Model(sets, functions)
-
-
-def without_property(data, entity_type, prop):
-    """The metadata document with one property of one entity type cut out, all other bytes kept."""
-    text = data.decode("utf-8")
-    start = text.index(f'<EntityType Name="{entity_type}"')
-    end = text.index("</EntityType>", start)
-    element = re.compile(r'\n[ \t]*<Property Name="%s"(?:[^>]*/>|.*?</Property>)' % re.escape(prop), re.S)
-    found = element.search(text, start, end)
-    return (text[: found.start()] + text[found.end() :]).encode("utf-8")
-
-
-def _openapi_prop(name, schema, create, update, sortable):
-    """A Prop from an OpenAPI export's property schema.
-
-    The export writes every Edm type as a JSON type plus hints: format "decimal" with multipleOf
-    for Edm.Decimal, a `/Date(…)/` example for dates (SAP's Edm.DateTimeOffset properties are its
-    time stamps, so a "Time Stamp" title or description tells them from Edm.DateTime) and a
-    `PT…` example for Edm.Time.
-    """
-    example = str(schema.get("example", ""))
-    words = f"{schema.get('title', '')} {schema.get('description', '')}"
-    scale = 0
-    if schema.get("type") == "boolean":
-        edm = "Edm.Boolean"
-    elif schema.get("type") == "integer":
-        edm = "Edm.Int32"
-    elif schema.get("format") == "decimal":
-        edm = "Edm.Decimal"
-        scale = max(0, -Decimal(str(schema.get("multipleOf", 1))).as_tuple().exponent)
-    elif schema.get("format") == "int64":
-        edm = "Edm.Int64"
-    elif example.startswith("/Date("):
-        edm = "Edm.DateTimeOffset" if "Time Stamp" in words else "Edm.DateTime"
-    elif example.startswith("PT"):
-        edm = "Edm.Time"
-    else:
-        edm = "Edm.String"
-    return Prop(
-        name=name,
-        type=edm,
-        nullable=schema.get("nullable", False),
-        max_length=schema.get("maxLength"),
-        scale=scale,
-        creatable=name in create,
-        updatable=name in update,
-        sortable=name in sortable,
-    )
-
-
-def parse_openapi(doc):
-    """The Model of an OpenAPI export of a V2 service (entity sets only)."""
-    schemas = doc["components"]["schemas"]
-    found = {}  # set name -> (type name, keys)
-    for path, item in doc["paths"].items():
-        match = re.fullmatch(r"/(\w+)\(([^/]+)\)", path)
-        if match and "get" in item:
-            ref = item["get"]["responses"]["200"]["content"]["application/json"]["schema"]["properties"]["d"]["$ref"]
-            keys = re.findall(r"(\w+)=\w*'\{", match[2]) or re.findall(r"\{(\w+)\}", match[2])
-            found[match[1]] = (ref.rsplit("/", 1)[1], keys)
-    set_of_type = {type_name: set_name for set_name, (type_name, _) in found.items()}
-    sets = {}
-    for set_name, (type_name, keys) in found.items():
-        listing = doc["paths"].get(f"/{set_name}", {}).get("get", {})
-        orderby = [p for p in listing.get("parameters", []) if p.get("name") == "$orderby"]
-        sortable = set(orderby[0]["schema"]["items"]["enum"]) if orderby else set()
-        create = schemas.get(f"{type_name}-create", {}).get("properties", {})
-        update = schemas.get(f"{type_name}-update", {}).get("properties", {})
-        props, navs = {}, {}
-        for name, schema in schemas[type_name]["properties"].items():
-            many = schema.get("properties", {}).get("results", {}).get("items", {}).get("$ref")
-            single = schema.get("$ref")
-            if many or single:
-                navs[name] = Nav(name, bool(many), set_of_type.get((many or single).rsplit("/", 1)[1]))
+def read_model(text, namespace):
+    """The Model of one service written in the stand-in's notation (see sap_model.py)."""
+    sets, functions, complex_types, navs = {}, {}, {}, {}
+    owner = None  # ("entity" | "complex" | "function", name): what the indented lines below belong to
+    for number, line in enumerate(text.splitlines(), 1):
+        words = line.split("#", 1)[0].split()
+        where = f"line {number} of the {namespace} model"
+        if not words:
+            continue
+        if not line[0].isspace():
+            kind, rest = words[0], words[1:]
+            if kind == "entity" and len(rest) == 4 and rest[2] == "key":
+                sets[rest[0]], navs[rest[0]] = EntityType(f"{namespace}.{rest[1]}", rest[3].split(","), {}), []
+            elif kind == "complex" and len(rest) == 1:
+                complex_types[rest[0]] = {}
+            elif kind == "function" and len(rest) == 4:
+                name, method, returns, action_for = rest
+                functions[name] = Function(name, method, {}, returns, {}, action_for)
             else:
-                props[name] = _openapi_prop(name, schema, create, update, sortable)
-        sets[set_name] = EntityType(type_name, keys, props, navs)
-    return Model(sets)
+                raise ValueError(f"{where}: expected entity, complex or function, not '{line.strip()}'")
+            owner = (kind, rest[0])
+        elif owner is None:
+            raise ValueError(f"{where}: an indented line before any entity, complex or function")
+        elif words[0] == "nav":
+            if owner[0] != "entity" or len(words) != 5 or words[3] not in ("1", "*"):
+                raise ValueError(f"{where}: expected 'nav <name> <entity set> <1|*> <here>=<there>,…' in an entity")
+            pairs = tuple(tuple(pair.split("=", 1)) for pair in words[4].split(","))
+            navs[owner[1]].append((where, Nav(words[1], words[3] == "*", words[2], pairs)))
+        else:
+            kind, name = owner
+            if kind == "entity":
+                members = sets[name].props
+            elif kind == "complex":
+                members = complex_types[name]
+            else:
+                members = functions[name].params
+            prop = _model_prop(words, where, function=kind == "function")
+            if prop.name in members:
+                raise ValueError(f"{where}: '{prop.name}' is declared twice")
+            members[prop.name] = prop
+    for set_name, et in sets.items():
+        for key in et.keys:
+            if key not in et.props:
+                raise ValueError(f"{set_name}: key '{key}' is not a declared property")
+            et.props[key].nullable = False
+        for prop in et.props.values():
+            if prop.unit is not None and prop.unit not in et.props:
+                raise ValueError(f"{set_name}.{prop.name}: unit '{prop.unit}' is not a declared property")
+        for where, nav in navs[set_name]:
+            target = sets.get(nav.target)
+            if target is None or not all(
+                len(pair) == 2 and pair[0] in et.props and pair[1] in target.props for pair in nav.pairs
+            ):
+                raise ValueError(f"{where}: '{nav.name}' needs a declared entity set and declared properties")
+            et.navs[nav.name] = nav
+    for function in functions.values():
+        if function.returns not in complex_types:
+            raise ValueError(f"function {function.name}: no complex type {function.returns}")
+        function.result = complex_types[function.returns]
+        function.returns = f"{namespace}.{function.returns}"
+        function.action_for = f"{namespace}.{function.action_for}"
+    return Model(sets, functions, namespace, complex_types)
+
+
+def _attributes(pairs):
+    """XML attributes from (name, value) pairs, leaving out None."""
+    return "".join(f" {name}={quoteattr(str(value))}" for name, value in pairs if value is not None)
+
+
+def _property_xml(prop, parameter=False):
+    """The <Property> (or <Parameter>) element of prop."""
+    facets = [
+        ("Name", prop.name),
+        ("Type", prop.type),
+        ("Mode", "In" if parameter else None),
+        ("Nullable", ("true" if parameter else None) if prop.nullable else "false"),
+        ("MaxLength", prop.max_length),
+        ("Precision", prop.precision),
+        ("Scale", prop.scale if prop.type == "Edm.Decimal" else None),
+    ]
+    if not parameter:
+        facets += [(f"sap:{flag}", "false") for flag in MODEL_FLAGS.values() if not getattr(prop, flag)]
+        facets += [("sap:unit", prop.unit), ("sap:semantics", prop.semantics)]
+    return f"<{'Parameter' if parameter else 'Property'}{_attributes(facets)}/>"
+
+
+def metadata_document(model):
+    """The $metadata (EDMX, OData V2 with SAP's annotations) that describes model."""
+    ns = model.namespace
+    short = {name: et.qualified.rsplit(".", 1)[1] for name, et in model.sets.items()}
+    types, associations, container, association_sets = [], [], [], []
+    for set_name, et in model.sets.items():
+        types += [f'   <EntityType Name="{short[set_name]}" sap:content-version="1">', "    <Key>"]
+        types += [f'     <PropertyRef Name="{key}"/>' for key in et.keys] + ["    </Key>"]
+        types += [f"    {_property_xml(prop)}" for prop in et.props.values()]
+        container.append(f'    <EntitySet Name="{set_name}" EntityType="{et.qualified}" sap:content-version="1"/>')
+        for nav in et.navs.values():
+            name = f"assoc_{short[set_name]}_{nav.name}"
+            here, there = f"FromRole_{name}", f"ToRole_{name}"
+            roles = f'FromRole="{here}" ToRole="{there}"'
+            types.append(f'    <NavigationProperty Name="{nav.name}" Relationship="{ns}.{name}" {roles}/>')
+            # The end with multiplicity 1 is the constraint's principal; pairs are (here, there).
+            principal, dependent = ((here, 0), (there, 1)) if nav.many else ((there, 1), (here, 0))
+            associations += [
+                f'   <Association Name="{name}" sap:content-version="1">',
+                f'    <End Type="{et.qualified}" Multiplicity="{"1" if nav.many else "*"}" Role="{here}"/>',
+                f'    <End Type="{model.sets[nav.target].qualified}" Multiplicity="{"*" if nav.many else "1"}" '
+                f'Role="{there}"/>',
+                "    <ReferentialConstraint>",
+                *(
+                    f'     <{tag} Role="{role}">'
+                    + "".join(f'<PropertyRef Name="{pair[side]}"/>' for pair in nav.pairs)
+                    + f"</{tag}>"
+                    for tag, (role, side) in (("Principal", principal), ("Dependent", dependent))
+                ),
+                "    </ReferentialConstraint>",
+                "   </Association>",
+            ]
+            association_sets += [
+                f'    <AssociationSet Name="{name}" Association="{ns}.{name}" sap:content-version="1">',
+                f'     <End EntitySet="{set_name}" Role="{here}"/>',
+                f'     <End EntitySet="{nav.target}" Role="{there}"/>',
+                "    </AssociationSet>",
+            ]
+        types.append("   </EntityType>")
+    for name, props in model.complex_types.items():
+        types += [f'   <ComplexType Name="{name}">', *(f"    {_property_xml(p)}" for p in props.values())]
+        types.append("   </ComplexType>")
+    container += association_sets
+    for f in model.functions.values():
+        head = _attributes(
+            [("Name", f.name), ("ReturnType", f.returns), ("m:HttpMethod", f.method), ("sap:action-for", f.action_for)]
+        )
+        container += [f"    <FunctionImport{head}>"]
+        container += [f"     {_property_xml(p, parameter=True)}" for p in f.params.values()] + ["    </FunctionImport>"]
+    document = [
+        '<?xml version="1.0" encoding="utf-8"?>',
+        f'<edmx:Edmx Version="1.0" xmlns:edmx="{EDMX_NS}" xmlns:m="{META_NS}" xmlns:sap="{SAP_NS}">',
+        ' <edmx:DataServices m:DataServiceVersion="2.0">',
+        f'  <Schema Namespace="{ns}" xml:lang="en" sap:schema-version="1" xmlns="{EDM_NS}">',
+        *types,
+        *associations,
+        f'   <EntityContainer Name="{ns}_Entities" m:IsDefaultEntityContainer="true"'
+        ' sap:supported-formats="atom json">',
+        *container,
+        "   </EntityContainer>",
+        "  </Schema>",
+        " </edmx:DataServices>",
+        "</edmx:Edmx>",
+    ]
+    return ("\n".join(document) + "\n").encode("utf-8")
 
 
 def _ms(value):

@@ -2,11 +2,14 @@
 
 The SAP connector talks OData V2 to SAP Gateway; this server answers on the same paths in the
 same wire format, so the connector can be exercised without an SAP system. It serves three
-services — API_PURCHASEORDER_PROCESS_SRV, API_MAINTENANCEORDER and API_EQUIPMENT — built at run
-time from SAP's own service descriptions (the EDMX where SAP publishes one, else the OpenAPI
-export) found under --specs, and it refuses, records and reports whatever those descriptions
-forbid (an undeclared property, a filter on a non-filterable one, a write to a read-only one), so
-a connector that works here speaks SAP's contract rather than this server's habits.
+services — API_PURCHASEORDER_PROCESS_SRV, API_MAINTENANCEORDER and API_EQUIPMENT — as its own
+model describes them (sap_model.py, beside this file: entity sets, keys, the properties served
+with their Edm types and sap: flags, navigation, function imports), serves each service's
+`$metadata` written from that model, and refuses, records and reports whatever the model forbids
+(an undeclared property, a filter on a non-filterable one, a write to a read-only one). The model
+is a subset of SAP's own service descriptions, held to them by tests/standins/test_sap.py where
+SAP's files are at hand, so a connector that works here speaks SAP's contract rather than this
+server's habits. Nothing outside this folder is read: the stand-in starts on a bare checkout.
 
 It behaves like Gateway where a connector meets it: Basic auth or an OAuth client-credentials
 token, the CSRF token-and-cookie handshake for writes, server-driven paging with __next, SAP's
@@ -14,10 +17,11 @@ error body, and the business rules the connector must map (unknown or blocked su
 released purchase order, maintenance order status changes). Each tenant (Basic user name or OAuth
 client id) gets its own copy of deterministic seed data on first use. --flavour ecc serves the
 same data as ECC does: every request needs sap-client=100 and purchase-order headers have no
-LastChangeDateTime. Control endpoints under /_standin/ (no auth) let tests read the request log
-and the violations, inject faults and change records as a user inside SAP would.
+LastChangeDateTime (neither in the records nor in `$metadata`). Control endpoints under
+/_standin/ (no auth) let tests read the request log and the violations, inject faults, change a
+user's password and change records as a user inside SAP would.
 
-    python3 infra/local/standins/sap.py --port PORT [--flavour s4hana|ecc] [--specs DIR] [--page-size N]
+    python3 infra/local/standins/sap.py --port PORT [--flavour s4hana|ecc] [--page-size N]
 
 prints `sap stand-in (<flavour>) on http://127.0.0.1:PORT` once it listens (--port 0 picks a free port).
 """
@@ -36,10 +40,10 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 import odata
+import sap_model
 
 DEMO_PASSWORD = "Millwright-Demo-1"
 REALM = 'Basic realm="SAP NetWeaver Application Server"'
@@ -48,12 +52,6 @@ TOKEN_LIFETIME = 3600
 WRITES = {"POST", "PUT", "PATCH", "MERGE", "DELETE"}
 QUERY_SAFE = "$'(),:/*"  # left unencoded in __next links, as Gateway does
 SYSTEM_OPTIONS = {"$filter", "$select", "$expand", "$orderby", "$top", "$skip", "$skiptoken", "$inlinecount", "$format"}
-# (service, application component, description file under <specs>/sap-s4hana)
-SERVICES = (
-    ("API_PURCHASEORDER_PROCESS_SRV", "MM-PUR-PO", "purchase-order/API_PURCHASEORDER_PROCESS_SRV.edmx"),
-    ("API_MAINTENANCEORDER", "PM-WOC-MO", "maintenance-order/API_MAINTENANCEORDER.edmx"),
-    ("API_EQUIPMENT", "PM-EQM-EQ", "equipment/OP_API_EQUIPMENT.json"),
-)
 NOT_FOUND = "/IWBEP/CM_MGW_RT/020"
 INVALID = "/IWBEP/CM_MGW_RT/004"
 NOT_IMPLEMENTED = "/IWBEP/CM_MGW_RT/021"
@@ -136,7 +134,7 @@ MO_SPLITS = {
 
 
 class SapError(Exception):
-    """An answer in SAP's error format; a violation is also recorded as a breach of the description."""
+    """An answer in SAP's error format; a violation is also recorded as a breach of the service's model."""
 
     def __init__(self, status, code, message, target="", details=None, violation=False, headers=()):
         super().__init__(message)
@@ -146,7 +144,7 @@ class SapError(Exception):
 
 
 def violation(message):
-    """The 400 that refuses a request its service description does not allow."""
+    """The 400 that refuses a request the service's model (SAP's contract) does not allow."""
     return SapError(400, INVALID, message, violation=True)
 
 
@@ -219,26 +217,23 @@ def iso(moment):
 
 @dataclass
 class Service:
-    """One OData service: its model, its $metadata bytes (None when SAP publishes only OpenAPI)."""
+    """One OData service: its model and the $metadata document written from it."""
 
     name: str
     component: str
     model: odata.Model
-    metadata: bytes | None
+    metadata: bytes
 
 
-def load_services(specs, flavour):
-    """The services, read from the vendor files under specs."""
+def load_services(flavour):
+    """The services, from the stand-in's own model (sap_model.py); ECC's purchase-order header
+    has no LastChangeDateTime."""
     services = {}
-    for name, component, relative in SERVICES:
-        path = Path(specs) / "sap-s4hana" / relative
-        if path.suffix == ".json":
-            services[name] = Service(name, component, odata.parse_openapi(json.loads(path.read_text("utf-8"))), None)
-            continue
-        metadata = path.read_bytes()
+    for name, namespace, component, text in sap_model.SERVICES:
+        model = odata.read_model(text, namespace)
         if flavour == "ecc" and name == "API_PURCHASEORDER_PROCESS_SRV":
-            metadata = odata.without_property(metadata, "A_PurchaseOrderType", "LastChangeDateTime")
-        services[name] = Service(name, component, odata.parse_edmx(metadata), metadata)
+            del model.sets["A_PurchaseOrder"].props["LastChangeDateTime"]
+        services[name] = Service(name, component, model, odata.metadata_document(model))
     return services
 
 
@@ -512,6 +507,7 @@ class State:
         self.requests = []
         self.violations = []
         self.faults = {}  # tenant -> [{"match", "method", "responses"}]
+        self.passwords = {}  # user or OAuth client -> its password, where changed from DEMO_PASSWORD
         self.seeded = set(seed(services, self.start))  # seeding fails at start, not on a tenant's first request
 
     def data(self, tenant):
@@ -639,7 +635,7 @@ def credentials(state, headers):
     """(tenant the request claims to be, whether its credentials hold)."""
     pair = basic_pair(headers)
     if pair:
-        return pair[0] or None, bool(pair[0]) and pair[1] == DEMO_PASSWORD
+        return pair[0] or None, bool(pair[0]) and pair[1] == state.passwords.get(pair[0], DEMO_PASSWORD)
     scheme, _, token = headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer":
         tenant, expiry = state.tokens.get(token.strip(), (None, 0))
@@ -655,7 +651,7 @@ def issue_token(state, request):
     client, secret = basic_pair(request.headers) or (form.get("client_id"), form.get("client_secret"))
     if form.get("grant_type") != "client_credentials":
         return json_reply(400, {"error": "unsupported_grant_type", "error_description": "only client_credentials"})
-    if not client or secret != DEMO_PASSWORD:
+    if not client or secret != state.passwords.get(client, DEMO_PASSWORD):
         return json_reply(401, {"error": "invalid_client", "error_description": "Bad credentials"})
     token = secrets.token_urlsafe(32)
     state.tokens[token] = (client, time.time() + TOKEN_LIFETIME)
@@ -842,8 +838,6 @@ def service_resource(call, rest):
     allow(call, "GET")
     if rest == "":
         return json_reply(200, {"d": {"EntitySets": list(call.model.sets)}})
-    if call.service.metadata is None:
-        raise not_found("$metadata")
     return Reply(200, call.service.metadata, [("Content-Type", "application/xml"), ("dataserviceversion", "2.0")])
 
 
@@ -1226,6 +1220,15 @@ def add_faults(state, payload, _origin):
     }
 
 
+def change_password(state, payload, _origin):
+    """POST /_standin/password: a user's (or OAuth client's) new password, as its administrator
+    would set it in SAP; the old one fails from the next request on."""
+    if not isinstance(payload.get("tenant"), str) or not isinstance(payload.get("password"), str):
+        raise ValueError("need tenant and password")
+    state.passwords[payload["tenant"]] = payload["password"]
+    return 200, {"tenant": payload["tenant"]}
+
+
 def listing(name):
     """GET and DELETE handlers for one of the server's lists, filtered by ?tenant=."""
 
@@ -1264,6 +1267,7 @@ CONTROL = {  # (method, path) -> handler(state, params) or, for POST, handler(st
     ("POST", "/_standin/faults"): add_faults,
     ("DELETE", "/_standin/faults"): clear_faults,
     ("POST", "/_standin/touch"): touch,
+    ("POST", "/_standin/password"): change_password,
 }
 
 
@@ -1325,17 +1329,15 @@ class Handler(BaseHTTPRequestHandler):
 
 def main():
     """Parse the command line, load the services, serve until interrupted."""
-    default_specs = Path(__file__).resolve().parents[3].parent / "shared" / "specs"
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True, help="port to listen on (0 picks a free one)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--flavour", choices=("s4hana", "ecc"), default="s4hana")
-    parser.add_argument("--specs", default=str(default_specs), help="the vendor spec directory (holds sap-s4hana/)")
     parser.add_argument("--page-size", type=int, default=20, help="most records in one collection answer")
     args = parser.parse_args()
     server = ThreadingHTTPServer((args.host, args.port), Handler)
     server.daemon_threads = True
-    server.state = State(load_services(args.specs, args.flavour), args.flavour, args.page_size)
+    server.state = State(load_services(args.flavour), args.flavour, args.page_size)
     print(f"sap stand-in ({args.flavour}) on http://{args.host}:{server.server_address[1]}", flush=True)
     try:
         server.serve_forever()
