@@ -256,6 +256,11 @@ impl StandIn {
             .await;
     }
 
+    /// Gives a user of the system a new password, as its administrator would.
+    pub async fn password(&self, tenant: &str, password: &str) {
+        self.call(Method::POST, "password", Some(json!({"tenant": tenant, "password": password}))).await;
+    }
+
     /// Changes a record inside the system, as one of its users would.
     pub async fn touch(&self, body: Value) -> Value {
         self.call(Method::POST, "touch", Some(body)).await

@@ -29,7 +29,7 @@ async fn all_succeed(api: &Api, token: &str, runs: &[Value]) {
 }
 
 /// Fires the connection's schedule as EventBridge Scheduler does: its input, sent to its target.
-async fn fire_schedule(connection_id: &str) {
+pub(crate) async fn fire_schedule(connection_id: &str) {
     let found = schedule(connection_id).await.expect("connecting made a schedule");
     let target = found.target().unwrap();
     let queue = env("SYNC_QUEUE_URL");

@@ -1,10 +1,16 @@
-//! Black-box tests of what an account does with its connections once they exist: change their
-//! name, settings and metadata, with the schedule following the interval.
+//! Black-box tests of what an account does with its connections and itself once they exist:
+//! change a connection's name, settings and metadata (the schedule follows the interval),
+//! replace credentials a system stopped taking, and rotate the account key.
 
-use crate::syncs::schedule;
-use millwright_blackbox::{Api, account, demo_connection};
+use crate::{
+    defaults::fire_schedule,
+    syncs::schedule,
+    webhooks::{Receiver, bodies, endpoint},
+};
+use millwright_blackbox::{Api, StandIn, account, demo_connection, first_sync_succeeds, follow, wait_for};
 use reqwest::{Method, StatusCode};
 use serde_json::{Map, Value, json};
+use std::time::Duration;
 
 /// The schedule expression EventBridge Scheduler holds for the connection.
 async fn expression(connection_id: &str) -> String {
@@ -132,4 +138,79 @@ async fn a_second_account_key_rotates_the_first_out_without_downtime() {
     api.get("/v1/account/keys", &token).await.error(403, "PERMISSION_DENIED");
     api.call(Method::DELETE, &last, Some(&token), None).await.error(403, "PERMISSION_DENIED");
     assert_eq!(api.get("/v1/credits", &second).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_changed_password_stops_calls_until_new_credentials_make_the_connection_active_again() {
+    let (api, key, sap, receiver) = (Api::new(), account(10), StandIn::of("sap_s4hana"), Receiver::new());
+    let (hook, url) = receiver.hook("ok");
+    endpoint(&api, &key, &url, Some(&["connection.status_changed"])).await;
+    let tenant = format!("PW{}", &ulid::Ulid::new().to_string()[16..]);
+    let body = demo_connection("sap_s4hana", &tenant);
+    let connected = api.post("/v1/connections", &key, body.clone()).await;
+    assert_eq!(connected.status, StatusCode::CREATED, "{}", connected.body);
+    let (id, token) = (connected.body["connection"]["id"].as_str().unwrap(), connected.body["token"].as_str().unwrap());
+    let path = format!("/v1/connections/{id}");
+    first_sync_succeeds(&api, token, &connected.body).await;
+
+    // The customer's administrator changes the password in SAP: the next sync is refused there.
+    sap.password(&tenant, "Changed-Password-2").await;
+    let queued = api.post("/v1/syncs", token, json!({"entities": ["purchase-orders"]})).await;
+    let (_, failed) = follow(&api, token, queued.body["syncs"][0]["id"].as_str().unwrap()).await;
+    assert_eq!((&failed["status"], &failed["error"]["code"]), (&json!("failed"), &json!("INVALID_CREDENTIALS")));
+    assert_eq!(api.get(&path, &key).await.body["connection"]["status"], "auth_required");
+
+    // The schedule fires: its runs are recorded as skipped, and SAP is not asked at all.
+    sap.clear(&tenant).await;
+    fire_schedule(id).await;
+    let entities = connected.body["connection"]["settings"]["syncEntities"].as_array().unwrap().len();
+    let runs = format!("/v1/syncs?connectionId={id}&limit=100");
+    let skipped = wait_for("the skipped scheduled runs", Duration::from_millis(500), || async {
+        let all = api.get(&runs, &key).await.body["data"].as_array().unwrap().clone();
+        let fired: Vec<Value> = all.into_iter().filter(|r| r["trigger"] == "schedule").collect();
+        if fired.len() == entities { Ok(fired) } else { Err(format!("{fired:?}")) }
+    })
+    .await;
+    assert!(skipped.iter().all(|r| r["status"] == "skipped" && r["startedAt"].is_null()), "{skipped:?}");
+    assert_eq!(sap.requests(&tenant).await, Vec::<Value>::new(), "the rejected password was not presented again");
+    api.post("/v1/syncs", token, json!({})).await.error(409, "CONFLICT");
+
+    // New credentials: ones SAP refuses change nothing; the right ones make it active again.
+    let credentials = |password: &str| {
+        let mut credentials = body["credentials"].clone();
+        credentials["password"] = json!(password);
+        json!({"credentials": credentials}).to_string()
+    };
+    let replace = format!("{path}/credentials");
+    let wrong = api.call(Method::PUT, &replace, Some(&key), Some(&credentials("guess"))).await;
+    wrong.error(400, "INVALID_CREDENTIALS");
+    assert_eq!(api.get(&path, &key).await.body["connection"]["status"], "auth_required");
+    let fixed = api.call(Method::PUT, &replace, Some(&key), Some(&credentials("Changed-Password-2"))).await;
+    assert_eq!(fixed.status, StatusCode::OK, "{}", fixed.body);
+    assert_eq!(fixed.body["connection"]["status"], "active");
+    let again = api.post("/v1/syncs", token, json!({"entities": ["purchase-orders"]})).await;
+    assert_eq!(again.status, StatusCode::ACCEPTED, "the same token works: {}", again.body);
+    let (_, synced) = follow(&api, token, again.body["syncs"][0]["id"].as_str().unwrap()).await;
+    assert_eq!(synced["status"], "succeeded", "{synced}");
+    let log = receiver
+        .wait(&hook, "the event of the way back to active", |log| {
+            bodies(log)
+                .iter()
+                .any(|e| e["data"]["status"] == "active" && e["data"]["previousStatus"] == "auth_required")
+        })
+        .await;
+    assert!(bodies(&log).iter().any(|e| e["data"]["status"] == "auth_required"), "and the way there");
+
+    // Bad input: the structured error.
+    for bad in [r#"{"credentials": "x"}"#, r#"{"password": "x"}"#, "{}", "not json"] {
+        api.call(Method::PUT, &replace, Some(&key), Some(bad)).await.error(400, "INVALID_REQUEST");
+    }
+    let missing = api.call(Method::PUT, &replace, Some(&key), Some(r#"{"credentials": {}}"#)).await;
+    assert_eq!(missing.error(400, "INVALID_REQUEST").body["error"]["details"][0]["field"], "credentials.baseUrl");
+    let stranger = api.call(Method::PUT, &replace, Some(&account(1)), Some(&credentials("Changed-Password-2"))).await;
+    stranger.error(404, "NOT_FOUND");
+    api.call(Method::PUT, &replace, Some(token), Some(&credentials("x"))).await.error(403, "PERMISSION_DENIED");
+    assert_eq!(api.post(&format!("{path}/disconnect"), &key, json!({})).await.status, StatusCode::OK);
+    let gone = api.call(Method::PUT, &replace, Some(&key), Some(&credentials("Changed-Password-2"))).await;
+    gone.error(409, "CONFLICT");
 }

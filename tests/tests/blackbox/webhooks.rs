@@ -13,18 +13,18 @@ use std::{
 };
 
 /// The test receiver (tests/receiver.py) started by scripts/test.
-struct Receiver {
+pub(crate) struct Receiver {
     base: String,
     http: reqwest::Client,
 }
 
 impl Receiver {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self { base: env("MILLWRIGHT_RECEIVER_URL"), http: client() }
     }
 
     /// A fresh hook name with the given behaviour (ok, flaky, slow, gone) and its URL.
-    fn hook(&self, behaviour: &str) -> (String, String) {
+    pub(crate) fn hook(&self, behaviour: &str) -> (String, String) {
         let name = format!("{behaviour}-{}", ulid::Ulid::new().to_string().to_lowercase());
         let url = format!("{}/hooks/{name}", self.base);
         (name, url)
@@ -43,7 +43,7 @@ impl Receiver {
     }
 
     /// Waits until `done` holds for the hook's log; answers the log.
-    async fn wait(&self, name: &str, what: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    pub(crate) async fn wait(&self, name: &str, what: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
         let done = &done;
         wait_for(&format!("{name}: {what}"), Duration::from_millis(250), move || async move {
             let log = self.log(name).await;
@@ -77,7 +77,7 @@ fn rust_verifies(record: &Value, secret: &str) -> bool {
 }
 
 /// Creates an endpoint; answers its id and secret.
-async fn endpoint(api: &Api, key: &str, url: &str, events: Option<&[&str]>) -> (String, String) {
+pub(crate) async fn endpoint(api: &Api, key: &str, url: &str, events: Option<&[&str]>) -> (String, String) {
     let mut body = json!({"url": url, "description": "test receiver"});
     if let Some(events) = events {
         body["events"] = json!(events);
@@ -109,7 +109,7 @@ async fn settled(api: &Api, key: &str, endpoint: &str, count: usize, done: impl 
 }
 
 /// The distinct events a hook accepted (2xx), each once, by webhook id; in no particular order.
-fn bodies(log: &[Value]) -> Vec<Value> {
+pub(crate) fn bodies(log: &[Value]) -> Vec<Value> {
     let mut by_id = BTreeMap::new();
     for record in log.iter().filter(|r| r["status"].as_u64().is_some_and(|s| (200..300).contains(&s))) {
         let body: Value = serde_json::from_str(record["body"].as_str().unwrap()).unwrap();
