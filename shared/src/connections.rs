@@ -42,6 +42,9 @@ pub struct ConnectRequest {
     /// The user's own data about the connection.
     #[serde(default)]
     pub metadata: Option<Map<String, Value>>,
+    /// A webhook endpoint for this connection's events alone, made with it.
+    #[serde(default)]
+    pub webhook_url: Option<String>,
 }
 
 /// Body of `PATCH /v1/connections/{id}`: what is present changes, the rest stays.

@@ -10,8 +10,9 @@ use millwright::{
     connections::ConnectRequest,
     error::ApiError,
     openapi, page,
+    webhooks::CreateEndpoint,
 };
-use serde_json::json;
+use serde_json::{Value, json};
 use std::sync::Arc;
 
 /// Dispatches one request.
@@ -50,12 +51,37 @@ pub async fn route(services: Arc<Services>, request: ApiRequest) -> Result<Reply
 async fn connect(services: &Services, request: &ApiRequest) -> Result<Reply, ApiError> {
     let caller = services.caller(request).await?;
     let account = require_account(&caller)?;
-    let body: ConnectRequest = request.json()?;
+    let mut body: ConnectRequest = request.json()?;
+    // The endpoint's URL is checked before anything is charged; the endpoint is made after.
+    let hook = match body.webhook_url.take() {
+        Some(url) => Some(services.webhooks.check_new(account, &url, "webhookUrl").await?),
+        None => None,
+    };
     let (connection, token) = services.connections.connect(account, body).await?;
+    let webhook = match hook {
+        Some(url) => {
+            let endpoint = CreateEndpoint {
+                url,
+                events: None,
+                description: Some(format!("Events of {}", connection.id)),
+                connection_id: Some(connection.id.clone()),
+            };
+            match services.webhooks.create(account, endpoint).await {
+                Ok((endpoint, secret)) => endpoint.with_secret(&secret),
+                Err(e) => {
+                    tracing::error!(connection = %connection.id, error = %e, "connected, but the webhook endpoint failed");
+                    Value::Null
+                }
+            }
+        }
+        None => Value::Null,
+    };
     let initial = services.syncs.initial(&connection).await;
     let initial_sync =
         initial.map(|runs| json!({"mode": "full", "syncIds": runs.iter().map(|r| &r.id).collect::<Vec<_>>()}));
-    Ok(Reply::created(json!({"connection": connection, "token": token.plaintext, "initialSync": initial_sync})))
+    Ok(Reply::created(json!({
+        "connection": connection, "token": token.plaintext, "initialSync": initial_sync, "webhook": webhook,
+    })))
 }
 
 /// The account's keys: list, issue another, revoke one.

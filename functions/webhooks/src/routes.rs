@@ -10,7 +10,7 @@ use millwright::{
     auth::require_account,
     error::ApiError,
     page,
-    webhooks::{CreateEndpoint, Endpoint, Secret, UpdateEndpoint},
+    webhooks::{CreateEndpoint, Endpoint, UpdateEndpoint},
 };
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -35,8 +35,12 @@ pub async fn route(services: Arc<Services>, request: ApiRequest) -> Result<Reply
     let hooks = &services.webhooks;
     match (method, path.as_slice()) {
         ("POST", ["v1", "webhook-endpoints"]) => {
-            let (endpoint, secret) = hooks.create(account, request.json::<CreateEndpoint>()?).await?;
-            Ok(Reply::created(with_secret(&endpoint, &secret)))
+            let body: CreateEndpoint = request.json()?;
+            if let Some(connection) = &body.connection_id {
+                services.connections.get(account, connection).await?;
+            }
+            let (endpoint, secret) = hooks.create(account, body).await?;
+            Ok(Reply::created(endpoint.with_secret(&secret)))
         }
         ("GET", ["v1", "webhook-endpoints"]) => {
             let (limit, after) = position(&request)?;
@@ -54,7 +58,7 @@ pub async fn route(services: Arc<Services>, request: ApiRequest) -> Result<Reply
         }
         ("POST", ["v1", "webhook-endpoints", id, "rotate-secret"]) => {
             let (endpoint, secret) = hooks.rotate(account, id).await?;
-            Ok(Reply::ok(with_secret(&endpoint, &secret)))
+            Ok(Reply::ok(endpoint.with_secret(&secret)))
         }
         ("GET", ["v1", "webhook-endpoints", id, "deliveries"]) => {
             let (limit, after) = position(&request)?;
@@ -73,10 +77,6 @@ fn endpoint(endpoint: &Endpoint) -> Value {
 }
 
 /// The endpoint and its new secret, which is shown this once.
-fn with_secret(endpoint: &Endpoint, secret: &Secret) -> Value {
-    json!({"webhookEndpoint": endpoint.view(), "secret": secret.expose()})
-}
-
 /// `limit` and the decoded `cursor` of a list request.
 fn position(request: &ApiRequest) -> Result<(usize, Option<String>), ApiError> {
     Ok((page::limit(request.query("limit"))?, request.query("cursor").map(page::decode_cursor).transpose()?))

@@ -32,7 +32,7 @@ impl Fanout {
         let mut after: Option<String> = None;
         loop {
             let (page, next) = self.store.endpoints(&event.account_id, after.as_deref(), MAX_LIMIT).await?;
-            deliveries.extend(page.iter().filter(|e| e.wants(event.kind)).map(|e| Delivery::new(event, e, now)));
+            deliveries.extend(page.iter().filter(|e| e.wants(event)).map(|e| Delivery::new(event, e, now)));
             match next {
                 Some(n) => after = Some(n),
                 None => break,

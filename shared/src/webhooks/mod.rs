@@ -50,6 +50,9 @@ pub struct CreateEndpoint {
     /// A note.
     #[serde(default)]
     pub description: Option<String>,
+    /// The one connection whose events the endpoint receives; every connection's when omitted.
+    #[serde(default, rename = "connectionId")]
+    pub connection_id: Option<String>,
 }
 
 /// Body of `PATCH /v1/webhook-endpoints/{id}`: what is present changes, `null` clears.
@@ -111,17 +114,29 @@ impl WebhookService {
             .map_err(|refused| ApiError::invalid_field("url", format!("the URL {refused}")))
     }
 
-    /// Creates an endpoint; answers it with its secret, shown this once.
-    pub async fn create(&self, account_id: &str, request: CreateEndpoint) -> Result<(Endpoint, Secret), ApiError> {
-        let url = self.url(&request.url).await?;
-        let events = request.events.map(|e| event_types(&e)).transpose()?;
+    /// Whether the account may add an endpoint at this URL: the address rules, and room under
+    /// the account's limit. Errors name `field`.
+    pub async fn check_new(&self, account_id: &str, url: &str, field: &str) -> Result<String, ApiError> {
+        let url = self.url(url).await.map_err(|mut e| {
+            e.details.iter_mut().for_each(|d| d.field = Some(field.to_owned()));
+            e
+        })?;
         let (existing, _) = self.store.endpoints(account_id, None, MAX_ENDPOINTS).await.map_err(storage)?;
         if existing.len() >= MAX_ENDPOINTS {
             return Err(ApiError::new(
                 ErrorCode::InvalidRequest,
                 format!("An account has at most {MAX_ENDPOINTS} webhook endpoints; delete one first."),
-            ));
+            )
+            .with_field(field, "no room for another endpoint"));
         }
+        Ok(url)
+    }
+
+    /// Creates an endpoint; answers it with its secret, shown this once. An endpoint for one
+    /// connection must name one of the account's (the caller checks).
+    pub async fn create(&self, account_id: &str, request: CreateEndpoint) -> Result<(Endpoint, Secret), ApiError> {
+        let url = self.check_new(account_id, &request.url, "url").await?;
+        let events = request.events.map(|e| event_types(&e)).transpose()?;
         let now = Utc::now();
         let endpoint = Endpoint {
             id: format!("{ENDPOINT_PREFIX}{}", ulid::Ulid::new().to_string().to_lowercase()),
@@ -135,6 +150,7 @@ impl WebhookService {
             updated_at: now,
             secret_version: 1,
             previous_secret_expires_at: None,
+            connection_id: request.connection_id,
         };
         let secret = Secret::generate();
         let set = SecretSet { current: secret.expose(), previous: None, previous_expires_at: None };

@@ -50,12 +50,23 @@ pub struct Endpoint {
     pub secret_version: u32,
     /// Until when the secret before the last rotation still signs.
     pub previous_secret_expires_at: Option<DateTime<Utc>>,
+    /// The one connection whose events it receives; none for every connection of the account.
+    #[serde(default)]
+    pub connection_id: Option<String>,
 }
 
 impl Endpoint {
-    /// Whether it takes deliveries of this event type now.
-    pub fn wants(&self, kind: EventType) -> bool {
-        self.status == EndpointStatus::Enabled && self.events.as_ref().is_none_or(|e| e.contains(&kind))
+    /// Whether it takes a delivery of this event now: enabled, subscribed to its type, and for
+    /// its connection when the endpoint is one connection's.
+    pub fn wants(&self, event: &Event) -> bool {
+        self.status == EndpointStatus::Enabled
+            && self.events.as_ref().is_none_or(|e| e.contains(&event.kind))
+            && self.connection_id.as_ref().is_none_or(|c| *c == event.connection_id)
+    }
+
+    /// The endpoint and its new signing secret, as the API shows them this once.
+    pub fn with_secret(&self, secret: &Secret) -> Value {
+        json!({"webhookEndpoint": self.view(), "secret": secret.expose()})
     }
 
     /// The endpoint as the API shows it.
@@ -75,6 +86,7 @@ impl Endpoint {
             "createdAt": self.created_at,
             "updatedAt": self.updated_at,
             "previousSecretExpiresAt": self.previous_secret_expires_at,
+            "connectionId": self.connection_id,
         })
     }
 }
@@ -251,6 +263,7 @@ mod tests {
             updated_at: now,
             secret_version: 1,
             previous_secret_expires_at: None,
+            connection_id: None,
         }
     }
 
@@ -268,14 +281,19 @@ mod tests {
     }
 
     #[test]
-    fn filters_and_status_decide_what_an_endpoint_wants() {
+    fn filters_status_and_connection_decide_what_an_endpoint_wants() {
+        let event = |kind, connection: &str| Event::at("acct_1", connection, kind, json!({}), Utc::now());
+        let (completed, failed) = (event(EventType::SyncCompleted, "conn_1"), event(EventType::SyncFailed, "conn_1"));
         let all = endpoint("we_a", None);
-        assert!(EventType::ALL.iter().all(|t| all.wants(*t)));
+        assert!(EventType::ALL.iter().all(|t| all.wants(&event(*t, "conn_1"))));
         let syncs = endpoint("we_b", Some(vec![EventType::SyncCompleted]));
-        assert!(syncs.wants(EventType::SyncCompleted) && !syncs.wants(EventType::SyncFailed));
+        assert!(syncs.wants(&completed) && !syncs.wants(&failed));
         let mut off = all.clone();
         off.status = EndpointStatus::Disabled;
-        assert!(!off.wants(EventType::SyncCompleted));
+        assert!(!off.wants(&completed));
+        let mut one = all.clone();
+        one.connection_id = Some("conn_1".into());
+        assert!(one.wants(&completed) && !one.wants(&event(EventType::SyncCompleted, "conn_2")));
     }
 
     #[test]

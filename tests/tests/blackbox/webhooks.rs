@@ -380,3 +380,60 @@ async fn internal_and_plain_http_urls_are_refused_and_endpoints_are_managed() {
     a.error(400, "INVALID_REQUEST");
     assert!(a.body["error"]["message"].as_str().unwrap().contains("at most 16"), "{}", a.body);
 }
+
+#[tokio::test]
+async fn a_connections_own_webhook_url_gets_its_events_and_no_other_connections() {
+    let (api, receiver, key) = (Api::new(), Receiver::new(), account(10));
+    let (own_hook, own_url) = receiver.hook("ok");
+    let (all_hook, all_url) = receiver.hook("ok");
+    endpoint(&api, &key, &all_url, None).await;
+    let body = |url: &str| json!({"system": "sandbox", "credentials": {"apiKey": "own"}, "webhookUrl": url});
+
+    // An address the rules refuse is refused before anything is made or charged.
+    let refused = api.post("/v1/connections", &key, body("https://10.0.0.8/hook")).await;
+    assert_eq!(refused.error(400, "INVALID_REQUEST").body["error"]["details"][0]["field"], "webhookUrl");
+    assert!(api.get("/v1/connections", &key).await.body["data"].as_array().unwrap().is_empty());
+
+    let connected = api.post("/v1/connections", &key, body(&own_url)).await;
+    assert_eq!(connected.status, StatusCode::CREATED, "{}", connected.body);
+    let (own, token) =
+        (connected.body["connection"]["id"].as_str().unwrap(), connected.body["token"].as_str().unwrap());
+    let webhook = &connected.body["webhook"];
+    let secret = webhook["secret"].as_str().unwrap();
+    assert_eq!(webhook["webhookEndpoint"]["connectionId"], own);
+    let hook_id = webhook["webhookEndpoint"]["id"].as_str().unwrap();
+    receiver.secrets(&own_hook, json!({"current": secret})).await;
+    let (other, other_token) = api.connect_sandbox(&key, "other").await;
+    for bearer in [token, other_token.as_str()] {
+        let queued = api.post("/v1/syncs", bearer, json!({"entities": ["vendors"], "mode": "full"})).await;
+        assert_eq!(queued.status, StatusCode::ACCEPTED, "{}", queued.body);
+    }
+
+    // The account-wide endpoint hears both connections; by then every event has been fanned out.
+    receiver
+        .wait(&all_hook, "both connections' sync.completed", |log| {
+            let events = bodies(log);
+            [own, other.as_str()]
+                .iter()
+                .all(|c| events.iter().any(|e| e["type"] == "sync.completed" && e["connectionId"] == *c))
+        })
+        .await;
+    let log = receiver.wait(&own_hook, "its connect and sync events", |log| accepted(log).len() >= 2).await;
+    for record in &log {
+        assert_eq!(record["verified"]["current"], true, "the Python library refused {record:#}");
+        assert!(rust_verifies(record, secret), "the Rust crate refused {record:#}");
+    }
+    let events = bodies(&log);
+    assert!(events.iter().all(|e| e["connectionId"] == own), "only its connection's events: {events:#?}");
+    assert!(events.iter().any(|e| e["type"] == "sync.completed"), "{events:#?}");
+    let logged = deliveries(&api, &key, hook_id).await;
+    assert!(logged.iter().all(|d| d["connectionId"] == own), "{logged:#?}");
+
+    // It is an endpoint like any other: listed with its connection, and another's connection
+    // cannot be named for one.
+    let listed = api.get(&format!("/v1/webhook-endpoints/{hook_id}"), &key).await;
+    assert_eq!(listed.body["webhookEndpoint"]["connectionId"], own, "{}", listed.body);
+    let stranger = account(1);
+    let foreign = json!({"url": own_url, "connectionId": own});
+    api.post("/v1/webhook-endpoints", &stranger, foreign).await.error(404, "NOT_FOUND");
+}
