@@ -48,7 +48,8 @@ impl Bench {
     /// An endpoint on the receiver for one event type; its id.
     async fn endpoint(&self, behaviour: &str, kind: EventType) -> String {
         let url = format!("{}/hooks/{behaviour}-{}", self.receiver, ulid::Ulid::new().to_string().to_lowercase());
-        let request = CreateEndpoint { url, events: Some(vec![kind.as_str().into()]), description: None };
+        let request =
+            CreateEndpoint { url, events: Some(vec![kind.as_str().into()]), description: None, connection_id: None };
         self.backends.webhooks().create(&self.account, request).await.unwrap().0.id
     }
 

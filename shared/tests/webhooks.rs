@@ -47,7 +47,8 @@ async fn a_delivery_is_tried_on_every_attempt_of_the_schedule_then_failed_and_de
     let queue = config.webhooks.delivery_queue_url.clone();
     let backends = Backends::new(config).await;
     let (account, _) = accounts::open(backends.store.as_ref(), 1, None).await.unwrap();
-    let request = CreateEndpoint { url: "http://127.0.0.1:9/hook".into(), events: None, description: None };
+    let request =
+        CreateEndpoint { url: "http://127.0.0.1:9/hook".into(), events: None, description: None, connection_id: None };
     let (endpoint, _) = backends.webhooks().create(&account.id, request).await.unwrap();
     let event = Event::new(&account.id, "conn_1", EventType::SyncFailed, json!({}));
     assert_eq!(backends.fanout().handle(&event).await.unwrap(), 1);
