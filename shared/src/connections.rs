@@ -301,6 +301,7 @@ impl ConnectionService {
             settings,
             last_sync: Default::default(),
             initial_sync_pending,
+            data_deletion: None,
         };
         let record = TokenRecord {
             digest: issued.digest.clone(),
@@ -439,6 +440,13 @@ impl ConnectionService {
             tracing::info!(connection = %id, credits = c.credits, "disconnected");
         }
         Ok(outcome)
+    }
+
+    /// Records that a disconnected connection's synced data is to be deleted (409 before
+    /// disconnect); asking again changes nothing. Answers the connection, with `dataDeletion`.
+    pub async fn request_data_deletion(&self, account_id: &str, id: &str) -> Result<Connection, ApiError> {
+        self.get(account_id, id).await?;
+        self.store.request_data_deletion(account_id, id, Utc::now().trunc_subsecs(3)).await.map_err(backend)
     }
 
     /// Issues a new token for a connection; the old one fails from the next request on.

@@ -28,15 +28,19 @@ pub enum EventType {
     /// A system rejected the connection's stored credentials.
     #[serde(rename = "connection.auth_required")]
     ConnectionAuthRequired,
+    /// A disconnected connection's synced data is deleted.
+    #[serde(rename = "connection.data_deleted")]
+    ConnectionDataDeleted,
 }
 
 impl EventType {
     /// Every event type, in the order the API documents them.
-    pub const ALL: [EventType; 4] = [
+    pub const ALL: [EventType; 5] = [
         EventType::SyncCompleted,
         EventType::SyncFailed,
         EventType::ConnectionStatusChanged,
         EventType::ConnectionAuthRequired,
+        EventType::ConnectionDataDeleted,
     ];
 
     /// The name on the wire.
@@ -46,6 +50,7 @@ impl EventType {
             EventType::SyncFailed => "sync.failed",
             EventType::ConnectionStatusChanged => "connection.status_changed",
             EventType::ConnectionAuthRequired => "connection.auth_required",
+            EventType::ConnectionDataDeleted => "connection.data_deleted",
         }
     }
 
@@ -127,6 +132,12 @@ impl Event {
             json!({"reason": reason, "connectionId": connection.id, "system": connection.system}),
             connection.status_changed_at,
         )
+    }
+
+    /// `connection.data_deleted`: the disconnected connection's synced data is gone.
+    pub fn data_deleted(account_id: &str, connection_id: &str, at: DateTime<Utc>) -> Self {
+        let data = json!({"connectionId": connection_id, "deletedAt": at.to_rfc3339_opts(SecondsFormat::Millis, true)});
+        Self::at(account_id, connection_id, EventType::ConnectionDataDeleted, data, at)
     }
 
     /// The body every delivery of the event carries, byte for byte:

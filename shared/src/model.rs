@@ -118,6 +118,31 @@ pub struct Connection {
     /// in DynamoDB, so that the end of each run can take its entity out.)
     #[serde(with = "serde_dynamo::string_set", default, skip_serializing_if = "Vec::is_empty")]
     pub initial_sync_pending: Vec<String>,
+    /// The deletion of its synced data, once asked for (after disconnect).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_deletion: Option<DataDeletion>,
+}
+
+/// Where the deletion of a disconnected connection's synced data stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DataDeletion {
+    /// `deleting` until every record, run and mark is gone, then `deleted`.
+    pub status: DeletionStatus,
+    /// When it was asked for.
+    pub requested_at: DateTime<Utc>,
+    /// When the last item went.
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+/// The two states of a data deletion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeletionStatus {
+    /// Under way, in the background.
+    Deleting,
+    /// Done.
+    Deleted,
 }
 
 impl Connection {
@@ -140,6 +165,7 @@ impl Connection {
             settings: Settings { sync_entities: vec![], sync_interval_minutes: 60, historical_days: 30 },
             last_sync: BTreeMap::new(),
             initial_sync_pending: Vec::new(),
+            data_deletion: None,
         }
     }
 

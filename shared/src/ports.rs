@@ -105,6 +105,24 @@ pub trait ConnectionStore: Send + Sync {
     /// with its `connection.status_changed` event, in one step. False when it was not
     /// `auth_required` (nothing changes then).
     async fn restore_auth(&self, account_id: &str, id: &str) -> Result<bool, StoreError>;
+    /// Records that a disconnected connection's data is to be deleted (once; a repeat changes
+    /// nothing) and answers the connection; `Conflict` unless it is disconnected.
+    async fn request_data_deletion(
+        &self,
+        account_id: &str,
+        id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Connection, StoreError>;
+    /// Marks the deletion done with its `connection.data_deleted` event, in one step.
+    async fn finish_data_deletion(&self, account_id: &str, id: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
+}
+
+/// The data a connection leaves in the stores: its synced records, runs, leases and marks.
+#[async_trait]
+pub trait ConnectionData: Send + Sync {
+    /// Deletes up to about `limit` of the connection's items; answers how many went (0 once
+    /// none is left).
+    async fn delete_some(&self, connection_id: &str, limit: usize) -> Result<usize, StoreError>;
 }
 
 /// Where customer-system credentials live.

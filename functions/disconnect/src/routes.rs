@@ -14,12 +14,18 @@ use std::sync::Arc;
 /// Dispatches one request.
 pub async fn route(services: Arc<Services>, request: ApiRequest) -> Result<Reply, ApiError> {
     let id = match (request.method.as_str(), request.path().as_slice()) {
-        ("POST", ["v1", "connections", id, "disconnect" | "token"]) => id.to_string(),
+        ("POST", ["v1", "connections", id, "disconnect" | "token"]) | ("DELETE", ["v1", "connections", id, "data"]) => {
+            id.to_string()
+        }
         _ => return Err(no_route()),
     };
     let caller = services.caller(&request).await?;
     let account = require_account(&caller)?;
-    if request.segments[3] == "disconnect" {
+    if request.segments[3] == "data" {
+        let connection = services.connections.request_data_deletion(account, &id).await?;
+        services.syncs.erase(&connection).await?;
+        Ok(Reply { status: 202, body: json!({"connection": connection}) })
+    } else if request.segments[3] == "disconnect" {
         let outcome = services.connections.disconnect(account, &id).await?;
         Ok(Reply::ok(json!({"connection": outcome.connection()})))
     } else {

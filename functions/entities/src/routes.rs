@@ -10,7 +10,7 @@ use millwright::{
     auth::require_connection,
     connectors::{ListQuery, Page},
     entities::{Entity, Record},
-    error::ApiError,
+    error::{ApiError, ErrorCode},
     model::Principal,
     page,
     records::Write,
@@ -62,7 +62,11 @@ async fn owned(services: &Services, request: &ApiRequest, account_id: &str) -> R
     let id = request
         .query("connectionId")
         .ok_or_else(|| ApiError::invalid_field("connectionId", "required when reading with the account key"))?;
-    Ok(services.connections.get(account_id, id).await?.id)
+    let connection = services.connections.get(account_id, id).await?;
+    if connection.data_deletion.is_some() {
+        return Err(ApiError::new(ErrorCode::NotFound, "The connection's synced data was deleted."));
+    }
+    Ok(connection.id)
 }
 
 /// Dispatches one request.

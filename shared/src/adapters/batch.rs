@@ -3,7 +3,7 @@
 
 use aws_sdk_dynamodb::{
     Client,
-    types::{KeysAndAttributes, PutRequest, WriteRequest},
+    types::{DeleteRequest, KeysAndAttributes, PutRequest, WriteRequest},
 };
 use std::collections::HashMap;
 
@@ -25,6 +25,22 @@ pub async fn put_all(client: &Client, table: &str, items: Vec<Item>) -> Result<(
             WriteRequest::builder().put_request(built(PutRequest::builder().set_item(Some(item)).build())?).build(),
         );
     }
+    write_all(client, table, requests).await
+}
+
+/// Deletes the items under `keys` from `table`, 25 per call.
+pub async fn delete_all(client: &Client, table: &str, keys: Vec<Item>) -> Result<(), StoreError> {
+    let mut requests = Vec::with_capacity(keys.len());
+    for key in keys {
+        requests.push(
+            WriteRequest::builder().delete_request(built(DeleteRequest::builder().set_key(Some(key)).build())?).build(),
+        );
+    }
+    write_all(client, table, requests).await
+}
+
+/// Sends the write requests, 25 per call, retrying what DynamoDB leaves unprocessed.
+async fn write_all(client: &Client, table: &str, requests: Vec<WriteRequest>) -> Result<(), StoreError> {
     for chunk in requests.chunks(MAX_WRITES) {
         let mut pending = HashMap::from([(table.to_owned(), chunk.to_vec())]);
         for attempt in 0.. {

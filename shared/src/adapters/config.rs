@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use super::{
-    dynamo::DynamoStore, http::ApiRequest, idempotency::DynamoIdempotency, metering::CountCalls, queue::SqsQueue,
-    records::DynamoRecords, schedules::SchedulerSchedules, secrets::SecretsManagerStore, sync_runs::DynamoSyncRuns,
-    transport::HttpTransport, webhooks::DynamoWebhooks,
+    dynamo::DynamoStore, erasure::DynamoConnectionData, http::ApiRequest, idempotency::DynamoIdempotency,
+    metering::CountCalls, queue::SqsQueue, records::DynamoRecords, schedules::SchedulerSchedules,
+    secrets::SecretsManagerStore, sync_runs::DynamoSyncRuns, transport::HttpTransport, webhooks::DynamoWebhooks,
 };
 use crate::{
     auth,
@@ -133,6 +133,8 @@ pub struct Backends {
     pub sync_runs: Arc<DynamoSyncRuns>,
     /// Synced records.
     pub records: Arc<DynamoRecords>,
+    /// A connection's records, runs and marks, for deleting them.
+    pub data: Arc<DynamoConnectionData>,
     /// The sync queue.
     pub queue: Arc<SqsQueue>,
     /// Per-connection schedules.
@@ -177,6 +179,7 @@ impl Backends {
                 tables.events.clone(),
             )),
             records: Arc::new(DynamoRecords::new(dynamo.clone(), tables.records.clone())),
+            data: Arc::new(DynamoConnectionData::new(dynamo.clone(), tables.records.clone(), tables.sync_runs.clone())),
             store: Arc::new(DynamoStore::new(dynamo, tables)),
             secrets: Arc::new(SecretsManagerStore::new(secrets, secrets_prefix)),
             queue: Arc::new(SqsQueue::new(sqs, sync.queue_url)),
@@ -209,6 +212,7 @@ impl Backends {
         Worker {
             runs: self.sync_runs.clone(),
             records: self.records.clone(),
+            data: self.data.clone(),
             connections: self.store.clone(),
             secrets: self.secrets.clone(),
             service: self.syncs(connectors.clone()),

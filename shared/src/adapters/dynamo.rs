@@ -15,7 +15,7 @@ use std::{collections::HashMap, time::Duration};
 use super::config::Tables;
 use crate::{
     events::Event,
-    model::{Account, AccountKey, Connection, ConnectionStatus, TokenRecord},
+    model::{Account, AccountKey, Connection, ConnectionStatus, DataDeletion, DeletionStatus, TokenRecord},
     ports::{AccountStore, ConnectionStore, Disconnected, StoreError, TokenStore},
 };
 
@@ -481,6 +481,62 @@ impl ConnectionStore for DynamoStore {
     async fn require_auth(&self, account_id: &str, id: &str, reason: &str) -> Result<bool, StoreError> {
         let (from, to) = (ConnectionStatus::Active, ConnectionStatus::AuthRequired);
         self.move_status(account_id, id, from, to, |c| Some(Event::auth_required(c, reason))).await
+    }
+
+    async fn request_data_deletion(
+        &self,
+        account_id: &str,
+        id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Connection, StoreError> {
+        let deletion = DataDeletion { status: DeletionStatus::Deleting, requested_at: at, deleted_at: None };
+        let sent = self
+            .client
+            .update_item()
+            .table_name(&self.tables.connections)
+            .set_key(Some(Self::connection_key(account_id, id)))
+            .update_expression("SET dataDeletion = :d")
+            .condition_expression("#s = :disconnected AND attribute_not_exists(dataDeletion)")
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_values(":d", AttributeValue::M(to_item(&deletion)?))
+            .expression_attribute_values(":disconnected", s("disconnected"))
+            .send()
+            .await;
+        match sent {
+            Ok(_) => {}
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => {}
+            Err(e) => return Err(StoreError::Backend(format!("request data deletion: {}", DisplayErrorContext(e)))),
+        }
+        // Asked for now or before, or refused: the connection as it stands says which.
+        let (connection, _) = self.load(account_id, id).await?.ok_or(StoreError::NotFound)?;
+        match connection.data_deletion {
+            Some(_) => Ok(connection),
+            None => Err(StoreError::Conflict("Disconnect the connection before deleting its data.".into())),
+        }
+    }
+
+    async fn finish_data_deletion(&self, account_id: &str, id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let done = built(
+            Update::builder()
+                .table_name(&self.tables.connections)
+                .set_key(Some(Self::connection_key(account_id, id)))
+                .update_expression("SET dataDeletion.#s = :deleted, dataDeletion.deletedAt = :at")
+                .condition_expression("dataDeletion.#s = :deleting")
+                .expression_attribute_names("#s", "status")
+                .expression_attribute_values(":deleted", s("deleted"))
+                .expression_attribute_values(":deleting", s("deleting"))
+                .expression_attribute_values(":at", time(at)?)
+                .build(),
+        )?;
+        let items = vec![
+            TransactWriteItem::builder().update(done).build(),
+            self.event(&Event::data_deleted(account_id, id, at))?,
+        ];
+        match self.transact(items).await {
+            // Finished by an earlier delivery of the same message: nothing more to say.
+            Ok(()) | Err(TxFailure::Conditions(_)) => Ok(()),
+            Err(other) => Err(backend(other)),
+        }
     }
 
     async fn restore_auth(&self, account_id: &str, id: &str) -> Result<bool, StoreError> {

@@ -3,6 +3,7 @@
 pub mod batch;
 pub mod config;
 pub mod dynamo;
+pub mod erasure;
 pub mod http;
 pub mod idempotency;
 pub mod metering;

@@ -19,7 +19,7 @@ use crate::{
     connectors::Connectors,
     entities::Entity,
     error::{ApiError, ErrorCode},
-    model::{Connection, ConnectionStatus},
+    model::{Connection, ConnectionStatus, DeletionStatus},
     ports::{RunScope, StoreError, SyncQueue, SyncRunStore},
 };
 
@@ -161,6 +161,18 @@ impl SyncService {
                 None
             }
         }
+    }
+
+    /// Queues the deletion of a connection's data (until it is done; a repeat is harmless).
+    pub async fn erase(&self, connection: &Connection) -> Result<(), ApiError> {
+        if connection.data_deletion.as_ref().is_some_and(|d| d.status == DeletionStatus::Deleting) {
+            let message = SyncMessage::DeleteData {
+                account_id: connection.account_id.clone(),
+                connection_id: connection.id.clone(),
+            };
+            self.queue.send(&[message], Duration::ZERO).await.map_err(storage)?;
+        }
+        Ok(())
     }
 
     /// Puts a message back on the queue, delivered after `delay`.

@@ -200,6 +200,15 @@ pub enum SyncMessage {
         #[serde(rename = "connectionId")]
         connection_id: String,
     },
+    /// Delete a disconnected connection's synced data (records, runs, marks), a batch at a time.
+    DeleteData {
+        /// The account.
+        #[serde(rename = "accountId")]
+        account_id: String,
+        /// The connection.
+        #[serde(rename = "connectionId")]
+        connection_id: String,
+    },
 }
 
 impl Event {

@@ -13,7 +13,7 @@ use crate::{
     entities::Entity,
     error::ErrorCode,
     model::ConnectionStatus,
-    ports::{ConnectionStore, Known, Lease, RecordStore, SecretStore, StoreError, SyncRunStore},
+    ports::{ConnectionData, ConnectionStore, Known, Lease, RecordStore, SecretStore, StoreError, SyncRunStore},
     records::connector_error,
     sync::{SyncService, partition},
 };
@@ -48,6 +48,8 @@ pub struct Worker {
     pub runs: Arc<dyn SyncRunStore>,
     /// Synced records.
     pub records: Arc<dyn RecordStore>,
+    /// A connection's records, runs and marks, for deleting them.
+    pub data: Arc<dyn ConnectionData>,
     /// Connections (status and settings).
     pub connections: Arc<dyn ConnectionStore>,
     /// Connection credentials.
@@ -57,6 +59,9 @@ pub struct Worker {
     /// Starts the runs of a schedule's firing and hands runs back to the queue.
     pub service: SyncService,
 }
+
+/// Items deleted per step of a data deletion: a few seconds of batch writes.
+const DELETE_BATCH: usize = 500;
 
 /// What one step of a run came to.
 enum Step {
@@ -113,6 +118,9 @@ impl Worker {
                     Err(e) => Err(StoreError::Backend(format!("queueing scheduled runs: {}", e.message))),
                 }
             }
+            SyncMessage::DeleteData { account_id, connection_id } => {
+                self.delete_data(account_id, connection_id, message, deadline).await
+            }
             SyncMessage::Run { connection_id, sync_id } => {
                 let Some(run) = self.runs.run(connection_id, sync_id).await? else {
                     tracing::warn!(sync = %sync_id, "no such run");
@@ -122,6 +130,28 @@ impl Worker {
                     return Ok(Outcome::Done);
                 }
                 self.carry_on(run, message, deadline).await
+            }
+        }
+    }
+
+    /// Deletes a disconnected connection's data a batch at a time, then records it done with its
+    /// event; near the deadline it hands itself back to the queue and carries on from what is left.
+    async fn delete_data(
+        &self,
+        account_id: &str,
+        connection_id: &str,
+        message: &SyncMessage,
+        deadline: DateTime<Utc>,
+    ) -> Result<Outcome, StoreError> {
+        loop {
+            if deadline - Utc::now() < MAX_MARGIN {
+                self.service.requeue(message, Duration::ZERO).await?;
+                return Ok(Outcome::Handed);
+            }
+            if self.data.delete_some(connection_id, DELETE_BATCH).await? == 0 {
+                self.connections.finish_data_deletion(account_id, connection_id, Utc::now()).await?;
+                tracing::info!(connection = %connection_id, "the connection's data is deleted");
+                return Ok(Outcome::Done);
             }
         }
     }

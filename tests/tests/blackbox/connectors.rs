@@ -353,7 +353,7 @@ async fn sap_failures_are_retried_or_reported_and_rejected_credentials_require_a
 }
 
 /// The types of the events recorded for a connection.
-async fn events_of(connection_id: &str) -> Vec<String> {
+pub(crate) async fn events_of(connection_id: &str) -> Vec<String> {
     let aws = aws_config::load_from_env().await;
     let dynamo = aws_sdk_dynamodb::Client::new(&aws);
     let items: Vec<_> = dynamo

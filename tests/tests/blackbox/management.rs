@@ -1,13 +1,16 @@
 //! Black-box tests of what an account does with its connections and itself once they exist:
 //! change a connection's name, settings and metadata (the schedule follows the interval),
-//! replace credentials a system stopped taking, and rotate the account key.
+//! replace credentials a system stopped taking, delete a disconnected connection's data, and
+//! rotate the account key.
 
 use crate::{
+    connectors::events_of,
     defaults::fire_schedule,
     syncs::schedule,
     webhooks::{Receiver, bodies, endpoint},
 };
-use millwright_blackbox::{Api, StandIn, account, demo_connection, first_sync_succeeds, follow, wait_for};
+use aws_sdk_dynamodb::types::AttributeValue;
+use millwright_blackbox::{Api, StandIn, account, demo_connection, env, first_sync_succeeds, follow, wait_for};
 use reqwest::{Method, StatusCode};
 use serde_json::{Map, Value, json};
 use std::time::Duration;
@@ -213,4 +216,65 @@ async fn a_changed_password_stops_calls_until_new_credentials_make_the_connectio
     assert_eq!(api.post(&format!("{path}/disconnect"), &key, json!({})).await.status, StatusCode::OK);
     let gone = api.call(Method::PUT, &replace, Some(&key), Some(&credentials("Changed-Password-2"))).await;
     gone.error(409, "CONFLICT");
+}
+
+/// How many items a table holds whose `attribute` starts with `prefix` (a scan: tests only).
+async fn items_starting(table: &str, attribute: &str, prefix: &str) -> usize {
+    let dynamo = aws_sdk_dynamodb::Client::new(&aws_config::load_from_env().await);
+    let items: Vec<_> = dynamo
+        .scan()
+        .table_name(env(table))
+        .filter_expression("begins_with(#a, :p)")
+        .expression_attribute_names("#a", attribute)
+        .expression_attribute_values(":p", AttributeValue::S(prefix.to_owned()))
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<_, _>>()
+        .await
+        .unwrap();
+    items.len()
+}
+
+#[tokio::test]
+async fn a_disconnected_connections_data_can_be_deleted_and_then_nothing_of_it_is_left() {
+    let (api, key) = (Api::new(), account(10));
+    let tenant = format!("DEL{}", &ulid::Ulid::new().to_string()[16..]);
+    let connected = api.post("/v1/connections", &key, demo_connection("ibm_maximo", &tenant)).await;
+    assert_eq!(connected.status, StatusCode::CREATED, "{}", connected.body);
+    let id = connected.body["connection"]["id"].as_str().unwrap();
+    first_sync_succeeds(&api, connected.body["token"].as_str().unwrap(), &connected.body).await;
+    let (path, reads) = (format!("/v1/connections/{id}"), format!("/v1/purchase-orders?connectionId={id}"));
+    let first = api.get(&reads, &key).await.body["data"][0]["key"].as_str().unwrap().to_owned();
+    let one = format!("/v1/purchase-orders/{first}?connectionId={id}");
+    assert_eq!(api.get(&one, &key).await.status, StatusCode::OK);
+    assert!(items_starting("RECORDS_TABLE", "partition", &format!("{id}#")).await > 0);
+    api.call(Method::DELETE, &format!("{path}/data"), Some(&key), None).await.error(409, "CONFLICT");
+
+    assert_eq!(api.post(&format!("{path}/disconnect"), &key, json!({})).await.status, StatusCode::OK);
+    let credits = api.credits(&key).await;
+    let asked = api.call(Method::DELETE, &format!("{path}/data"), Some(&key), None).await;
+    assert_eq!(asked.status, StatusCode::ACCEPTED, "{}", asked.body);
+    assert!(asked.body["connection"]["dataDeletion"]["requestedAt"].is_string(), "{}", asked.body);
+    api.get(&reads, &key).await.error(404, "NOT_FOUND");
+    let done = wait_for("the data deletion", Duration::from_millis(500), || async {
+        let connection = api.get(&path, &key).await.body["connection"].clone();
+        if connection["dataDeletion"]["status"] == "deleted" { Ok(connection) } else { Err(connection.to_string()) }
+    })
+    .await;
+    assert!(done["dataDeletion"]["deletedAt"].is_string(), "{done}");
+    assert_eq!(items_starting("RECORDS_TABLE", "partition", &format!("{id}#")).await, 0, "no record is left");
+    assert_eq!(items_starting("SYNC_RUNS_TABLE", "connectionId", id).await, 0, "no run or mark is left");
+    assert!(events_of(id).await.contains(&"connection.data_deleted".to_owned()));
+    assert_eq!(api.credits(&key).await, credits, "credits are not involved");
+    api.get(&one, &key).await.error(404, "NOT_FOUND");
+
+    // Asking again changes nothing; only the owner finds it.
+    let again = api.call(Method::DELETE, &format!("{path}/data"), Some(&key), None).await;
+    assert_eq!(
+        (again.status, &again.body["connection"]["dataDeletion"]),
+        (StatusCode::ACCEPTED, &done["dataDeletion"])
+    );
+    api.call(Method::DELETE, &format!("{path}/data"), Some(&account(1)), None).await.error(404, "NOT_FOUND");
+    api.call(Method::DELETE, "/v1/connections/conn_nope/data", Some(&key), None).await.error(404, "NOT_FOUND");
 }
