@@ -60,6 +60,10 @@ pub struct ConnectionPatch {
     /// Replaces the metadata as a whole.
     #[serde(default)]
     pub metadata: Option<Map<String, Value>>,
+    /// Points the connection's own webhook endpoint at this URL (making it if need be); `null`
+    /// deletes it. Applied by the webhook service once the rest is stored.
+    #[serde(default, deserialize_with = "present")]
+    pub webhook_url: Option<Option<String>>,
 }
 
 /// A field that is present, `null` included (absent fields take the default, `None`).
@@ -336,7 +340,7 @@ impl ConnectionService {
     /// A disconnected connection changes no more (409).
     pub async fn update(&self, account_id: &str, id: &str, patch: ConnectionPatch) -> Result<Connection, ApiError> {
         let mut connection = self.get(account_id, id).await?;
-        if patch.name.is_none() && patch.settings.is_none() && patch.metadata.is_none() {
+        if patch.name.is_none() && patch.settings.is_none() && patch.metadata.is_none() && patch.webhook_url.is_none() {
             return Err(ApiError::new(ErrorCode::InvalidRequest, "The update changes nothing."));
         }
         if connection.status == ConnectionStatus::Disconnected {

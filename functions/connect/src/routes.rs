@@ -7,7 +7,7 @@ use millwright::{
         http::{ApiRequest, Reply, no_route},
     },
     auth::require_account,
-    connections::ConnectRequest,
+    connections::{ConnectRequest, ConnectionPatch},
     error::ApiError,
     openapi, page,
     webhooks::CreateEndpoint,
@@ -33,11 +33,7 @@ pub async fn route(services: Arc<Services>, request: ApiRequest) -> Result<Reply
             let connection = services.connections.get(require_account(&caller)?, id).await?;
             Ok(Reply::ok(json!({"connection": connection})))
         }
-        ("PATCH", ["v1", "connections", id]) => {
-            let caller = services.caller(&request).await?;
-            let connection = services.connections.update(require_account(&caller)?, id, request.json()?).await?;
-            Ok(Reply::ok(json!({"connection": connection})))
-        }
+        ("PATCH", ["v1", "connections", id]) => update(&services, &request, id).await,
         ("PUT", ["v1", "connections", id, "credentials"]) => {
             let caller = services.caller(&request).await?;
             let account = require_account(&caller)?;
@@ -82,6 +78,28 @@ async fn connect(services: &Services, request: &ApiRequest) -> Result<Reply, Api
     Ok(Reply::created(json!({
         "connection": connection, "token": token.plaintext, "initialSync": initial_sync, "webhook": webhook,
     })))
+}
+
+/// Changes a connection, and its own webhook endpoint when the body names `webhookUrl` (whose
+/// address is checked before anything changes).
+async fn update(services: &Services, request: &ApiRequest, id: &str) -> Result<Reply, ApiError> {
+    let caller = services.caller(request).await?;
+    let account = require_account(&caller)?;
+    let patch: ConnectionPatch = request.json()?;
+    let hook = patch.webhook_url.clone();
+    if let Some(Some(url)) = &hook {
+        services.webhooks.check_url(url, "webhookUrl").await?;
+    }
+    let connection = services.connections.update(account, id, patch).await?;
+    let mut reply = json!({"connection": connection});
+    if let Some(url) = hook {
+        reply["webhook"] = match services.webhooks.for_connection(account, id, url).await? {
+            Some((endpoint, Some(secret))) => endpoint.with_secret(&secret),
+            Some((endpoint, None)) => json!({"webhookEndpoint": endpoint.view()}),
+            None => Value::Null,
+        };
+    }
+    Ok(Reply::ok(reply))
 }
 
 /// The account's keys: list, issue another, revoke one.

@@ -114,13 +114,18 @@ impl WebhookService {
             .map_err(|refused| ApiError::invalid_field("url", format!("the URL {refused}")))
     }
 
+    /// Checks a URL against the address rules; errors name `field`.
+    pub async fn check_url(&self, url: &str, field: &str) -> Result<String, ApiError> {
+        self.url(url).await.map_err(|mut e| {
+            e.details.iter_mut().for_each(|d| d.field = Some(field.to_owned()));
+            e
+        })
+    }
+
     /// Whether the account may add an endpoint at this URL: the address rules, and room under
     /// the account's limit. Errors name `field`.
     pub async fn check_new(&self, account_id: &str, url: &str, field: &str) -> Result<String, ApiError> {
-        let url = self.url(url).await.map_err(|mut e| {
-            e.details.iter_mut().for_each(|d| d.field = Some(field.to_owned()));
-            e
-        })?;
+        let url = self.check_url(url, field).await?;
         let (existing, _) = self.store.endpoints(account_id, None, MAX_ENDPOINTS).await.map_err(storage)?;
         if existing.len() >= MAX_ENDPOINTS {
             return Err(ApiError::new(
@@ -164,6 +169,39 @@ impl WebhookService {
         }
         tracing::info!(endpoint = %endpoint.id, "webhook endpoint created");
         Ok((endpoint, secret))
+    }
+
+    /// Points a connection's own endpoint at `url` — making it (with a new secret, answered this
+    /// once) when the connection has none — or, with no URL, deletes it. Answers the endpoint,
+    /// if one remains. Errors name `webhookUrl`.
+    pub async fn for_connection(
+        &self,
+        account_id: &str,
+        connection_id: &str,
+        url: Option<String>,
+    ) -> Result<Option<(Endpoint, Option<Secret>)>, ApiError> {
+        let (endpoints, _) = self.store.endpoints(account_id, None, MAX_ENDPOINTS).await.map_err(storage)?;
+        let existing = endpoints.into_iter().find(|e| e.connection_id.as_deref() == Some(connection_id));
+        match (existing, url) {
+            (None, None) => Ok(None),
+            (Some(endpoint), None) => self.delete(account_id, &endpoint.id).await.map(|_| None),
+            (Some(endpoint), Some(url)) => {
+                self.check_url(&url, "webhookUrl").await?;
+                let change = UpdateEndpoint { url: Some(url), ..Default::default() };
+                Ok(Some((self.update(account_id, &endpoint.id, change).await?, None)))
+            }
+            (None, Some(url)) => {
+                let url = self.check_new(account_id, &url, "webhookUrl").await?;
+                let request = CreateEndpoint {
+                    url,
+                    events: None,
+                    description: Some(format!("Events of {connection_id}")),
+                    connection_id: Some(connection_id.to_owned()),
+                };
+                let (endpoint, secret) = self.create(account_id, request).await?;
+                Ok(Some((endpoint, Some(secret))))
+            }
+        }
     }
 
     /// One endpoint of the account; another account's is a 404.

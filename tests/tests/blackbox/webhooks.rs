@@ -437,4 +437,25 @@ async fn a_connections_own_webhook_url_gets_its_events_and_no_other_connections(
     let stranger = account(1);
     let foreign = json!({"url": own_url, "connectionId": own});
     api.post("/v1/webhook-endpoints", &stranger, foreign).await.error(404, "NOT_FOUND");
+
+    // By PATCH: the other connection gets one (its secret shown once), moves it, then drops it.
+    let path = format!("/v1/connections/{other}");
+    let bad = api.patch(&path, &key, json!({"webhookUrl": "http://hooks.example.com/x", "name": "kept?"})).await;
+    assert_eq!(bad.error(400, "INVALID_REQUEST").body["error"]["details"][0]["field"], "webhookUrl");
+    assert!(api.get(&path, &key).await.body["connection"]["name"].is_null(), "a refused URL changes nothing");
+    let (_, first_url) = receiver.hook("ok");
+    let made = api.patch(&path, &key, json!({"webhookUrl": first_url})).await;
+    assert_eq!(made.status, StatusCode::OK, "{}", made.body);
+    assert!(made.body["webhook"]["secret"].as_str().unwrap().starts_with("whsec_"), "{}", made.body);
+    let made_id = made.body["webhook"]["webhookEndpoint"]["id"].clone();
+    assert_eq!(made.body["webhook"]["webhookEndpoint"]["connectionId"], other.as_str());
+    let (_, second_url) = receiver.hook("ok");
+    let moved = api.patch(&path, &key, json!({"webhookUrl": second_url})).await;
+    assert_eq!(moved.body["webhook"]["webhookEndpoint"]["id"], made_id, "the same endpoint: {}", moved.body);
+    assert_eq!(moved.body["webhook"]["webhookEndpoint"]["url"], second_url.as_str());
+    assert!(moved.body["webhook"].get("secret").is_none(), "no new secret for a moved endpoint");
+    let dropped = api.patch(&path, &key, json!({"webhookUrl": null})).await;
+    assert_eq!((dropped.status, &dropped.body["webhook"]), (StatusCode::OK, &Value::Null), "{}", dropped.body);
+    let made_path = format!("/v1/webhook-endpoints/{}", made_id.as_str().unwrap());
+    api.get(&made_path, &key).await.error(404, "NOT_FOUND");
 }
