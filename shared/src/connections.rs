@@ -185,6 +185,11 @@ fn check_entities(named: &[String], listable: &[Entity]) -> Result<(), ApiError>
 /// Every connection id starts with this.
 const CONNECTION_PREFIX: &str = "conn_";
 
+/// A new connection id.
+pub fn new_connection_id() -> String {
+    format!("{CONNECTION_PREFIX}{}", ulid::Ulid::new().to_string().to_lowercase())
+}
+
 /// The name of the secret that holds a connection's credentials.
 pub fn secret_name(account_id: &str, connection_id: &str) -> String {
     format!("connections/{account_id}/{connection_id}/credentials")
@@ -262,6 +267,17 @@ impl ConnectionService {
         account_id: &str,
         request: ConnectRequest,
     ) -> Result<(Connection, IssuedToken), ApiError> {
+        self.connect_as(account_id, &new_connection_id(), request).await
+    }
+
+    /// `connect`, under an id chosen beforehand (`new_connection_id`), so that what must exist
+    /// before the connection's first event — its own webhook endpoint — can name it.
+    pub async fn connect_as(
+        &self,
+        account_id: &str,
+        id: &str,
+        request: ConnectRequest,
+    ) -> Result<(Connection, IssuedToken), ApiError> {
         let system = catalog::find(&request.system).ok_or_else(|| {
             ApiError::invalid_field("system", format!("unknown system \"{}\"; see GET /v1/systems", request.system))
         })?;
@@ -286,7 +302,7 @@ impl ConnectionService {
             false => Vec::new(),
         };
 
-        let id = format!("{CONNECTION_PREFIX}{}", ulid::Ulid::new().to_string().to_lowercase());
+        let id = id.to_owned();
         let issued = token::issue(if system.is_sandbox() { TokenKind::Sandbox } else { TokenKind::Connection });
         let now = Utc::now().trunc_subsecs(3);
         let connection = Connection {

@@ -7,10 +7,9 @@ use millwright::{
         http::{ApiRequest, Reply, no_route},
     },
     auth::require_account,
-    connections::{ConnectRequest, ConnectionPatch},
+    connections::{ConnectRequest, ConnectionPatch, new_connection_id},
     error::ApiError,
     openapi, page,
-    webhooks::CreateEndpoint,
 };
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -48,29 +47,25 @@ async fn connect(services: &Services, request: &ApiRequest) -> Result<Reply, Api
     let caller = services.caller(request).await?;
     let account = require_account(&caller)?;
     let mut body: ConnectRequest = request.json()?;
-    // The endpoint's URL is checked before anything is charged; the endpoint is made after.
+    // The connection's own endpoint exists before the connection does, so that it hears the
+    // connection's very first event; a connect that fails takes it away again.
+    let id = new_connection_id();
     let hook = match body.webhook_url.take() {
-        Some(url) => Some(services.webhooks.check_new(account, &url, "webhookUrl").await?),
+        Some(url) => Some(services.webhooks.for_connection(account, &id, Some(url)).await?),
         None => None,
     };
-    let (connection, token) = services.connections.connect(account, body).await?;
-    let webhook = match hook {
-        Some(url) => {
-            let endpoint = CreateEndpoint {
-                url,
-                events: None,
-                description: Some(format!("Events of {}", connection.id)),
-                connection_id: Some(connection.id.clone()),
-            };
-            match services.webhooks.create(account, endpoint).await {
-                Ok((endpoint, secret)) => endpoint.with_secret(&secret),
-                Err(e) => {
-                    tracing::error!(connection = %connection.id, error = %e, "connected, but the webhook endpoint failed");
-                    Value::Null
-                }
+    let (connection, token) = match services.connections.connect_as(account, &id, body).await {
+        Ok(made) => made,
+        Err(e) => {
+            if hook.is_some() {
+                services.webhooks.for_connection(account, &id, None).await?;
             }
+            return Err(e);
         }
-        None => Value::Null,
+    };
+    let webhook = match hook.flatten() {
+        Some((endpoint, Some(secret))) => endpoint.with_secret(&secret),
+        _ => Value::Null,
     };
     let initial = services.syncs.initial(&connection).await;
     let initial_sync =

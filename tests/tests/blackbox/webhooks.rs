@@ -394,6 +394,10 @@ async fn a_connections_own_webhook_url_gets_its_events_and_no_other_connections(
     let refused = api.post("/v1/connections", &key, body("https://10.0.0.8/hook")).await;
     assert_eq!(refused.error(400, "INVALID_REQUEST").body["error"]["details"][0]["field"], "webhookUrl");
     assert!(api.get("/v1/connections", &key).await.body["data"].as_array().unwrap().is_empty());
+    // So is a connect the system refuses: no connection and no endpoint are left.
+    let rejected = json!({"system": "sandbox", "credentials": {"apiKey": "invalid"}, "webhookUrl": own_url});
+    api.post("/v1/connections", &key, rejected).await.error(400, "INVALID_CREDENTIALS");
+    assert_eq!(api.get("/v1/webhook-endpoints", &key).await.body["data"].as_array().unwrap().len(), 1);
 
     let connected = api.post("/v1/connections", &key, body(&own_url)).await;
     assert_eq!(connected.status, StatusCode::CREATED, "{}", connected.body);
@@ -427,6 +431,8 @@ async fn a_connections_own_webhook_url_gets_its_events_and_no_other_connections(
     let events = bodies(&log);
     assert!(events.iter().all(|e| e["connectionId"] == own), "only its connection's events: {events:#?}");
     assert!(events.iter().any(|e| e["type"] == "sync.completed"), "{events:#?}");
+    let first = |e: &&Value| e["type"] == "connection.status_changed" && e["data"]["status"] == "active";
+    assert!(events.iter().any(|e| first(&e)), "the endpoint exists before the connection's first event: {events:#?}");
     let logged = deliveries(&api, &key, hook_id).await;
     assert!(logged.iter().all(|d| d["connectionId"] == own), "{logged:#?}");
 
