@@ -12,6 +12,7 @@ use crate::{
     entities::Entity,
     error::{ApiError, ErrorCode},
     model::{Connection, ConnectionStatus, Settings, TokenRecord},
+    patch::present,
     ports::{ConnectionStore, Disconnected, Schedules, SecretStore, StoreError},
     records::connector_error,
     sync::SyncMessage,
@@ -64,11 +65,6 @@ pub struct ConnectionPatch {
     /// deletes it. Applied by the webhook service once the rest is stored.
     #[serde(default, deserialize_with = "present")]
     pub webhook_url: Option<Option<String>>,
-}
-
-/// A field that is present, `null` included (absent fields take the default, `None`).
-fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
 }
 
 /// The most metadata a connection keeps: keys, and bytes as JSON.

@@ -18,6 +18,7 @@ pub mod events;
 pub mod model;
 pub mod openapi;
 pub mod page;
+pub(crate) mod patch;
 pub mod ports;
 pub mod records;
 pub mod sync;

@@ -20,12 +20,13 @@ pub use retry::MAX_ATTEMPTS;
 pub use signature::{Secret, TOLERANCE_SECONDS, Verifier, VerifyError};
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use std::sync::Arc;
 
 use crate::{
     error::{ApiError, ErrorCode},
     events::EventType,
+    patch::present,
     ports::{DeliveryQueue, SecretStore, WebhookStore},
 };
 
@@ -71,11 +72,6 @@ pub struct UpdateEndpoint {
     /// `enabled` or `disabled` (enabling clears the reason it was disabled).
     #[serde(default)]
     pub status: Option<EndpointStatus>,
-}
-
-/// Tells a field sent as `null` (`Some(None)`) from one left out (`None`).
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
 }
 
 /// The endpoint operations of the API.
@@ -124,7 +120,7 @@ impl WebhookService {
 
     /// Whether the account may add an endpoint at this URL: the address rules, and room under
     /// the account's limit. Errors name `field`.
-    pub async fn check_new(&self, account_id: &str, url: &str, field: &str) -> Result<String, ApiError> {
+    async fn check_new(&self, account_id: &str, url: &str, field: &str) -> Result<String, ApiError> {
         let url = self.check_url(url, field).await?;
         let (existing, _) = self.store.endpoints(account_id, None, MAX_ENDPOINTS).await.map_err(storage)?;
         if existing.len() >= MAX_ENDPOINTS {
@@ -140,7 +136,17 @@ impl WebhookService {
     /// Creates an endpoint; answers it with its secret, shown this once. An endpoint for one
     /// connection must name one of the account's (the caller checks).
     pub async fn create(&self, account_id: &str, request: CreateEndpoint) -> Result<(Endpoint, Secret), ApiError> {
-        let url = self.check_new(account_id, &request.url, "url").await?;
+        self.make(account_id, request, "url").await
+    }
+
+    /// `create`, with errors about the URL naming `field`.
+    async fn make(
+        &self,
+        account_id: &str,
+        request: CreateEndpoint,
+        field: &str,
+    ) -> Result<(Endpoint, Secret), ApiError> {
+        let url = self.check_new(account_id, &request.url, field).await?;
         let events = request.events.map(|e| event_types(&e)).transpose()?;
         let now = Utc::now();
         let endpoint = Endpoint {
@@ -191,14 +197,13 @@ impl WebhookService {
                 Ok(Some((self.update(account_id, &endpoint.id, change).await?, None)))
             }
             (None, Some(url)) => {
-                let url = self.check_new(account_id, &url, "webhookUrl").await?;
                 let request = CreateEndpoint {
                     url,
                     events: None,
                     description: Some(format!("Events of {connection_id}")),
                     connection_id: Some(connection_id.to_owned()),
                 };
-                let (endpoint, secret) = self.create(account_id, request).await?;
+                let (endpoint, secret) = self.make(account_id, request, "webhookUrl").await?;
                 Ok(Some((endpoint, Some(secret))))
             }
         }

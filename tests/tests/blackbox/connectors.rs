@@ -4,7 +4,7 @@
 //! the stand-in's request log shows what the connector asked, and its violation list stays
 //! empty as long as every request keeps to the vendor's spec files.
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use crate::stored::events_of;
 use millwright_blackbox::{Api, StandIn, account, counts, demo_connection, env, first_sync_succeeds, follow};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -350,24 +350,6 @@ async fn sap_failures_are_retried_or_reported_and_rejected_credentials_require_a
     let events = events_of(&id).await;
     assert!(events.contains(&"connection.auth_required".to_owned()), "{events:?}");
     assert_eq!(events.iter().filter(|e| *e == "connection.status_changed").count(), 2, "connected, then auth_required");
-}
-
-/// The types of the events recorded for a connection.
-pub(crate) async fn events_of(connection_id: &str) -> Vec<String> {
-    let aws = aws_config::load_from_env().await;
-    let dynamo = aws_sdk_dynamodb::Client::new(&aws);
-    let items: Vec<_> = dynamo
-        .scan()
-        .table_name(env("EVENTS_TABLE"))
-        .filter_expression("connectionId = :c")
-        .expression_attribute_values(":c", AttributeValue::S(connection_id.to_owned()))
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<_, _>>()
-        .await
-        .unwrap();
-    items.iter().filter_map(|i| i.get("type")?.as_s().ok().cloned()).collect()
 }
 
 #[tokio::test]

@@ -7,5 +7,6 @@ mod defaults;
 mod entities;
 mod management;
 mod routes;
+mod stored;
 mod syncs;
 mod webhooks;

@@ -4,13 +4,12 @@
 //! rotate the account key.
 
 use crate::{
-    connectors::events_of,
     defaults::fire_schedule,
+    stored::{events_of, items_starting},
     syncs::schedule,
     webhooks::{Receiver, bodies, endpoint},
 };
-use aws_sdk_dynamodb::types::AttributeValue;
-use millwright_blackbox::{Api, StandIn, account, demo_connection, env, first_sync_succeeds, follow, wait_for};
+use millwright_blackbox::{Api, StandIn, account, demo_connection, first_sync_succeeds, follow, wait_for};
 use reqwest::{Method, StatusCode};
 use serde_json::{Map, Value, json};
 use std::time::Duration;
@@ -216,24 +215,6 @@ async fn a_changed_password_stops_calls_until_new_credentials_make_the_connectio
     assert_eq!(api.post(&format!("{path}/disconnect"), &key, json!({})).await.status, StatusCode::OK);
     let gone = api.call(Method::PUT, &replace, Some(&key), Some(&credentials("Changed-Password-2"))).await;
     gone.error(409, "CONFLICT");
-}
-
-/// How many items a table holds whose `attribute` starts with `prefix` (a scan: tests only).
-async fn items_starting(table: &str, attribute: &str, prefix: &str) -> usize {
-    let dynamo = aws_sdk_dynamodb::Client::new(&aws_config::load_from_env().await);
-    let items: Vec<_> = dynamo
-        .scan()
-        .table_name(env(table))
-        .filter_expression("begins_with(#a, :p)")
-        .expression_attribute_names("#a", attribute)
-        .expression_attribute_values(":p", AttributeValue::S(prefix.to_owned()))
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<_, _>>()
-        .await
-        .unwrap();
-    items.len()
 }
 
 #[tokio::test]
