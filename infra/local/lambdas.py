@@ -1,8 +1,8 @@
 """The local Lambda service: the functions' own binaries, run the way Lambda runs them.
 
 Each function of the template runs as instances of its binary, started with the environment
-Lambda gives a custom runtime (AWS_LAMBDA_RUNTIME_API, AWS_LAMBDA_FUNCTION_NAME, ...) plus the
-template's variables, and fed through the Lambda Runtime API, which this module serves to each
+Lambda gives a custom runtime (AWS_LAMBDA_RUNTIME_API, AWS_LAMBDA_FUNCTION_NAME, credentials of
+the function's own, ...) plus the template's variables, and fed through the Lambda Runtime API, which this module serves to each
 instance: the instance asks for its next event, handles it, and posts its response or its error.
 As on Lambda, an instance handles one invocation at a time and another instance starts when
 every one is busy (up to a per-function limit; beyond it invocations wait their turn); an
@@ -26,7 +26,9 @@ import threading
 import time
 import uuid
 
-ACCOUNT_ID = "123456789012"
+import iam
+
+ACCOUNT_ID = iam.ACCOUNT_ID
 RUNTIME_PREFIX = "/2018-06-01/runtime/"
 INVOKE_PATH = "/2015-03-31/functions/"
 # How often the deadlines of running invocations are checked.
@@ -221,6 +223,9 @@ class Function:
             {
                 "AWS_LAMBDA_RUNTIME_API": f"{host}:{port}",
                 "AWS_LAMBDA_FUNCTION_NAME": self.name,
+                # Its own credentials, as its own role gives it on AWS: the local AWS endpoint
+                # checks its calls against its policy (iam.py).
+                "AWS_ACCESS_KEY_ID": iam.access_key(self.name),
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.memory),
                 "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
                 "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{self.name}",

@@ -5,12 +5,21 @@ restoring the snapshot when a condition fails, without a lock, so a failing tran
 beside a succeeding one can undo the other's writes, and a stream reader could see the records
 of a transaction that is then rolled back. Serialising DynamoDB and DynamoDB Streams calls gives
 the local stack the atomicity AWS guarantees; every other service keeps moto's threaded server.
+
+And AWS enforces IAM, which moto does not: with --template, every call a function makes is
+checked against that function's policy (iam.py), and a call it would deny is answered with
+AccessDeniedException and appended to the --denials file.
 """
 
 import argparse
+import io
+import json
+import os
 import signal
 import sys
 import threading
+
+import iam
 
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
@@ -35,17 +44,55 @@ def serialise_dynamodb(app):
     return wrapped
 
 
+def enforce_iam(app, checker, denials):
+    """Wraps a WSGI app so that a function's call its policy would deny is refused, as on AWS."""
+    lock = threading.Lock()
+
+    def wrapped(environ, start_response):
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        headers = {k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")}
+        method, path, query = environ["REQUEST_METHOD"], environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", "")
+        reason = checker.denial(method, path, query, headers, body)
+        if reason is None:
+            return app(environ, start_response)
+        with lock, open(denials, "a", encoding="utf-8") as log:
+            log.write(json.dumps({"denied": reason, "call": f"{method} {path}", "target": headers.get("x-amz-target")}) + "\n")
+        print(f"IAM DENIED: {reason}", file=sys.stderr, flush=True)
+        answer = json.dumps({"__type": "AccessDeniedException", "Message": f"User: {reason}"}).encode()
+        status = "403 Forbidden" if "x-amz-target" not in headers else "400 Bad Request"
+        start_response(
+            status,
+            [
+                ("Content-Type", "application/x-amz-json-1.0"),
+                ("x-amzn-ErrorType", "AccessDeniedException"),
+                ("Content-Length", str(len(answer))),
+            ],
+        )
+        return [answer]
+
+    return wrapped
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("-H", "--host", default="127.0.0.1")
     parser.add_argument("-p", "--port", type=int, default=4566)
+    parser.add_argument("--template", help="check the functions' calls against this SAM template's policies")
+    parser.add_argument("--stack", default="millwright-local", help="the stack name the resources were provisioned under")
+    parser.add_argument("--region", default="us-east-1")
+    parser.add_argument("--denials", default=os.devnull, help="append each denied call here (JSON lines)")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    app = DomainDispatcherApplication(create_backend_app)
+    app = serialise_dynamodb(DomainDispatcherApplication(create_backend_app))
+    if args.template:
+        app = enforce_iam(app, iam.Checker(iam.load(args.template, args.stack, args.region)), args.denials)
     run_simple(
         args.host,
         args.port,
-        serialise_dynamodb(app),
+        app,
         threaded=True,
         request_handler=MotoRequestHandler,
     )
