@@ -134,18 +134,20 @@ async fn sap_s4hana_syncs_reads_and_writes_over_odata() {
     assert!(!deleted.is_empty() && live.len() + deleted.len() == all.as_array().unwrap().len());
     assert!(deleted.iter().all(|r| r["remoteData"]["PurchasingDocumentDeletionCode"] == "L"));
 
-    // A change inside SAP: the incremental sync asks for changes since the mark and gets just it.
+    // A change inside SAP: the incremental sync asks for changes at or after the mark (a change
+    // stamped in the mark's own millisecond is not lost), so it gets the change and the record
+    // at the mark, which is unchanged.
     sap.touch(json!({"tenant": tenant, "entitySet": "A_PurchaseOrder", "key": "4500000002",
         "changes": {"PaymentTerms": "ZB14"}}))
         .await;
     sap.clear(&tenant).await;
     let run = sync(&api, &token, "purchase-orders", "incremental").await;
-    assert_eq!(counts(&run), [1, 0, 1, 0], "{run}");
+    assert_eq!(counts(&run), [2, 0, 1, 0], "{run}");
     let log = sap.requests(&tenant).await;
     let asked = requests(&log, "GET", "A_PurchaseOrder");
     assert_eq!(asked.len(), 1, "{log:?}");
-    assert!(asked[0]["query"]["$filter"].as_str().unwrap().starts_with("LastChangeDateTime gt datetimeoffset'"));
-    assert_eq!(asked[0]["returned"], 1);
+    assert!(asked[0]["query"]["$filter"].as_str().unwrap().starts_with("LastChangeDateTime ge datetimeoffset'"));
+    assert_eq!(asked[0]["returned"], 2);
     assert_eq!(api.get("/v1/purchase-orders/4500000002", &token).await.body["data"]["terms"], "ZB14");
 
     // Writes go to SAP: a deep insert, a PATCH of an active order, the released-order rule.
@@ -185,7 +187,7 @@ async fn sap_ecc_names_its_client_and_finds_changes_without_header_timestamps() 
         .await;
     ecc.clear(&tenant).await;
     let run = sync(&api, &token, "work-orders", "incremental").await;
-    assert_eq!(counts(&run), [1, 0, 1, 0], "{run}");
+    assert_eq!(counts(&run), [2, 0, 1, 0], "the change and the unchanged record at the mark: {run}");
     // Purchase order headers have no change stamp in ECC: the whole set is read, the content
     // hashes find the one order that changed.
     let run = sync(&api, &token, "purchase-orders", "incremental").await;

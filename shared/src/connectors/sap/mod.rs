@@ -292,7 +292,7 @@ impl Sap {
         if self.has_change_stamp(set) {
             options.push(("$orderby", format!("{CHANGED} asc,{} asc", set.key)));
             if let Some(since) = since {
-                options.push(("$filter", format!("{CHANGED} gt {}", odata::datetimeoffset(since))));
+                options.push(("$filter", format!("{CHANGED} ge {}", odata::datetimeoffset(since))));
             }
         } else {
             options.push(("$orderby", format!("{} asc", set.key)));
@@ -640,7 +640,7 @@ mod tests {
         let po = Set::of(Entity::PurchaseOrders).unwrap();
         let s4 = Sap::new(Upstream::new(AddressPolicy::default()), Flavour::S4Hana);
         let options: HashMap<_, _> = s4.first_page(&po, Some(since)).into_iter().collect();
-        assert_eq!(options["$filter"], "LastChangeDateTime gt datetimeoffset'2026-11-30T10:00:00.000Z'");
+        assert_eq!(options["$filter"], "LastChangeDateTime ge datetimeoffset'2026-11-30T10:00:00.000Z'");
         assert_eq!(options["$expand"], "to_PurchaseOrderItem");
         let ecc = Sap::new(Upstream::new(AddressPolicy::default()), Flavour::Ecc);
         let options: HashMap<_, _> = ecc.first_page(&po, Some(since)).into_iter().collect();
