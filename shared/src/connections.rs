@@ -29,7 +29,7 @@ pub struct ConnectRequest {
     #[serde(default)]
     pub deployment: Option<Deployment>,
     /// What the system needs to let us in.
-    pub credentials: Map<String, Value>,
+    pub credentials: Credentials,
     /// A label.
     #[serde(default)]
     pub name: Option<String>,
@@ -105,7 +105,7 @@ fn check_credentials(system: &catalog::System, credentials: &Credentials) -> Res
 #[serde(deny_unknown_fields)]
 pub struct CredentialsRequest {
     /// The new credentials, as `POST /v1/connections` takes them.
-    pub credentials: Map<String, Value>,
+    pub credentials: Credentials,
 }
 
 /// A name within bounds (400 otherwise).
@@ -285,7 +285,7 @@ impl ConnectionService {
             ApiError::new(ErrorCode::SystemNotAvailable, format!("{} cannot be connected yet.", system.name))
                 .with_field("system", "see \"available\" in GET /v1/systems")
         })?;
-        let credentials = Credentials(request.credentials);
+        let credentials = request.credentials;
         check_credentials(&system, &credentials)?;
         let settings = request.settings.unwrap_or_default().resolve(&connector.capabilities().listable())?;
         check_name(request.name.as_ref())?;
@@ -406,7 +406,7 @@ impl ConnectionService {
             return Err(ApiError::new(ErrorCode::Conflict, "The connection is disconnected; it takes no credentials."));
         }
         let system = catalog::find(&connection.system).ok_or_else(ApiError::internal)?;
-        let credentials = Credentials(request.credentials);
+        let credentials = request.credentials;
         check_credentials(&system, &credentials)?;
         let connector = self.connectors.get(system.id).ok_or_else(|| {
             ApiError::new(ErrorCode::SystemNotAvailable, format!("{} cannot be connected yet.", system.name))

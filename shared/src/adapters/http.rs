@@ -12,9 +12,13 @@ use crate::error::{ApiError, ErrorCode};
 
 /// The largest request body the API accepts.
 pub const MAX_BODY_BYTES: usize = 1 << 20;
+/// The longest path segment (an id or a record key) the API accepts; DynamoDB keys are bounded
+/// too (1,024 bytes for a sort key), and a longer one must be a 400, not a storage error.
+pub const MAX_SEGMENT_BYTES: usize = 512;
+/// The longest query parameter value (a cursor, a filter).
+pub const MAX_QUERY_VALUE_BYTES: usize = 1024;
 
 /// The parts of a request the routers use.
-#[derive(Debug)]
 pub struct ApiRequest {
     /// `GET`, `POST`, …
     pub method: String,
@@ -28,6 +32,25 @@ pub struct ApiRequest {
     pub body: Vec<u8>,
     /// `req_…`, echoed in `X-Request-Id` and in error bodies.
     pub request_id: String,
+}
+
+/// Never prints the body (credentials travel in it) nor the Authorization header's value.
+impl std::fmt::Debug for ApiRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let headers: std::collections::BTreeMap<_, _> = self
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), if k == "authorization" { "<redacted>" } else { v.as_str() }))
+            .collect();
+        f.debug_struct("ApiRequest")
+            .field("method", &self.method)
+            .field("segments", &self.segments)
+            .field("query", &self.query)
+            .field("headers", &headers)
+            .field("body_bytes", &self.body.len())
+            .field("request_id", &self.request_id)
+            .finish()
+    }
 }
 
 impl ApiRequest {
@@ -44,6 +67,19 @@ impl ApiRequest {
     /// A query parameter.
     pub fn query(&self, name: &str) -> Option<&str> {
         self.query.get(name).map(String::as_str)
+    }
+
+    /// A 400 for a path segment or query value longer than the API takes, before any route
+    /// looks at it.
+    fn oversized(&self) -> Option<ApiError> {
+        if self.segments.iter().any(|s| s.len() > MAX_SEGMENT_BYTES) {
+            return Some(ApiError::new(
+                ErrorCode::InvalidRequest,
+                format!("A path segment (an id or a key) is longer than {MAX_SEGMENT_BYTES} bytes."),
+            ));
+        }
+        let (name, _) = self.query.iter().find(|(_, v)| v.len() > MAX_QUERY_VALUE_BYTES)?;
+        Some(ApiError::invalid_field(name.clone(), format!("longer than {MAX_QUERY_VALUE_BYTES} bytes")))
     }
 
     /// Parses the JSON body; a missing, oversized or malformed body is a 4xx naming the field.
@@ -165,7 +201,10 @@ where
             let request = parse(&event);
             let (id, method, path) =
                 (request.request_id.clone(), request.method.clone(), event.raw_http_path().to_owned());
-            let outcome = route(state, request).await;
+            let outcome = match request.oversized() {
+                Some(refused) => Err(refused),
+                None => route(state, request).await,
+            };
             let status = outcome.as_ref().map_or_else(|e| e.code.status(), |r| r.status);
             let (millis, aws_calls) = (started.elapsed().as_millis() as u64, metering::take());
             tracing::info!(request_id = %id, %method, %path, status, millis, aws_calls, "request");
@@ -173,4 +212,26 @@ where
         }
     }))
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_carries_secrets_never_prints_them() {
+        let request = ApiRequest {
+            method: "POST".into(),
+            segments: vec!["v1".into(), "connections".into()],
+            query: HashMap::new(),
+            headers: HashMap::from([("authorization".into(), "Bearer mw_acct_secret".into())]),
+            body: br#"{"credentials":{"password":"hunter2"}}"#.to_vec(),
+            request_id: "req_1".into(),
+        };
+        let connect: crate::connections::ConnectRequest =
+            serde_json::from_str(r#"{"system":"sandbox","credentials":{"password":"hunter2"}}"#).unwrap();
+        let printed = format!("{request:?} {connect:?}");
+        assert!(!printed.contains("mw_acct_secret") && !printed.contains("hunter2"), "{printed}");
+        assert!(printed.contains("password"), "the field names remain: {printed}");
+    }
 }

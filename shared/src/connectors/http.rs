@@ -142,7 +142,10 @@ impl Upstream {
             .dns_resolver(std::sync::Arc::new(GuardedResolver(addresses)))
             .user_agent(concat!("Millwright/", env!("CARGO_PKG_VERSION")))
             .build()
-            .unwrap_or_default();
+            // Fails closed: a client without these rules (redirects on, no address guard) must
+            // never be used instead. Building fails only if the TLS stack cannot start, and then
+            // the function cannot start either.
+            .expect("the guarded HTTP client could not be built");
         Self { client, policy, addresses }
     }
 
@@ -240,9 +243,9 @@ mod tests {
             Upstream::with_retries(AddressPolicy::default(), RetryPolicy { attempts: 1, ..Default::default() });
         for (url, why) in [
             ("http://127.0.0.1:9/x", "must use https"),
-            ("https://169.254.169.254/latest/meta-data", "resolves to 169.254.169.254"),
-            ("https://10.1.2.3/sap", "resolves to 10.1.2.3"),
-            ("https://localhost/sap", "resolves to"),
+            ("https://169.254.169.254/latest/meta-data", "private, loopback"),
+            ("https://10.1.2.3/sap", "private, loopback"),
+            ("https://localhost/sap", "private, loopback"),
         ] {
             let sent = upstream.send(Replay::Safe, || upstream.client().get(url)).await;
             assert!(matches!(&sent, Err(ConnectorError::Rejected(m)) if m.contains(why)), "{url}: {sent:?}");

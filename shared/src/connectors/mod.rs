@@ -18,8 +18,10 @@ use crate::{
     error::ErrorCode,
 };
 
-/// Credentials for a customer system as the user sent them. Never printed.
-#[derive(Clone, PartialEq)]
+/// Credentials for a customer system as the user sent them. Never printed: `Debug` shows the
+/// field names only, wherever they travel (request bodies included).
+#[derive(Clone, PartialEq, serde::Deserialize)]
+#[serde(transparent)]
 pub struct Credentials(pub Map<String, Value>);
 
 impl std::fmt::Debug for Credentials {

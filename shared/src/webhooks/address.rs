@@ -42,9 +42,10 @@ pub enum Refused {
     /// The host does not resolve.
     #[error("host {0} does not resolve")]
     Unresolvable(String),
-    /// The host is or resolves to an address webhooks must not reach.
-    #[error("resolves to {0}, a private, loopback, link-local or reserved address")]
-    Internal(IpAddr),
+    /// The host is or resolves to an address webhooks must not reach. The address is not said:
+    /// what a name resolves to inside the network is not the caller's to learn.
+    #[error("is or resolves to a private, loopback, link-local or reserved address")]
+    Internal,
 }
 
 impl AddressPolicy {
@@ -68,7 +69,7 @@ impl AddressPolicy {
             _ => return Err(Refused::Malformed),
         };
         match literal {
-            Some(ip) if !self.allows(ip) => Err(Refused::Internal(ip)),
+            Some(ip) if !self.allows(ip) => Err(Refused::Internal),
             _ => Ok(url),
         }
     }
@@ -91,7 +92,7 @@ impl AddressPolicy {
             return Err(unresolvable());
         }
         match found.iter().find(|a| !is_public(a.ip())) {
-            Some(bad) => Err(Refused::Internal(bad.ip())),
+            Some(_) => Err(Refused::Internal),
             None => Ok(found),
         }
     }
@@ -151,6 +152,11 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
 
 fn is_public_v6(ip: Ipv6Addr) -> bool {
     let segments = ip.segments();
+    // Transition ranges that carry an IPv4 address a relay or translator would reach: 6to4
+    // (2002::/16), Teredo (2001::/32) and local-use NAT64 (64:ff9b:1::/48) are refused whole.
+    if segments[0] == 0x2002 || segments[..2] == [0x2001, 0] || segments[..3] == [0x64, 0xff9b, 1] {
+        return false;
+    }
     // NAT64 (64:ff9b::/96) carries an IPv4 address in its last 32 bits.
     if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
         let [_, _, _, _, _, _, hi, lo] = segments;
@@ -191,6 +197,10 @@ mod tests {
             "::ffff:10.0.0.1",
             "::ffff:169.254.169.254",
             "64:ff9b::a9fe:a9fe",
+            "2002:a9fe:a9fe::1",
+            "2002:808:808::1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "64:ff9b:1::a9fe:a9fe",
         ] {
             assert!(!is_public(internal.parse().unwrap()), "{internal}");
         }
@@ -202,9 +212,10 @@ mod tests {
     #[tokio::test]
     async fn only_public_https_urls_pass_outside_local_dev() {
         for (url, refused) in [
-            ("https://10.0.0.1/hook", Refused::Internal("10.0.0.1".parse().unwrap())),
-            ("https://169.254.169.254/latest", Refused::Internal("169.254.169.254".parse().unwrap())),
-            ("https://[::1]/hook", Refused::Internal("::1".parse().unwrap())),
+            ("https://10.0.0.1/hook", Refused::Internal),
+            ("https://169.254.169.254/latest", Refused::Internal),
+            ("https://[::1]/hook", Refused::Internal),
+            ("https://[2002:a9fe:a9fe::1]/hook", Refused::Internal),
             ("http://93.184.216.34/hook", Refused::Scheme),
             ("http://127.0.0.1:9000/hook", Refused::Scheme),
             ("ftp://93.184.216.34/hook", Refused::Scheme),
@@ -213,7 +224,7 @@ mod tests {
         ] {
             assert_eq!(STRICT.check(url).await, Err(refused), "{url}");
         }
-        assert!(matches!(STRICT.check("https://localhost/hook").await, Err(Refused::Internal(_))));
+        assert!(matches!(STRICT.check("https://localhost/hook").await, Err(Refused::Internal)));
         assert!(STRICT.check("https://93.184.216.34/hook").await.is_ok());
     }
 
@@ -221,9 +232,9 @@ mod tests {
     async fn local_dev_lets_127_0_0_1_through_and_nothing_more() {
         assert!(LOCAL.check("http://127.0.0.1:9000/hook").await.is_ok());
         assert!(LOCAL.check("https://127.0.0.1/hook").await.is_ok());
-        assert!(matches!(LOCAL.check("https://localhost/hook").await, Err(Refused::Internal(_))));
+        assert!(matches!(LOCAL.check("https://localhost/hook").await, Err(Refused::Internal)));
         assert!(matches!(LOCAL.check("http://localhost:9000/hook").await, Err(Refused::Scheme)));
-        assert!(matches!(LOCAL.check("https://10.0.0.1/hook").await, Err(Refused::Internal(_))));
+        assert!(matches!(LOCAL.check("https://10.0.0.1/hook").await, Err(Refused::Internal)));
         assert!(!LOCAL.allows("127.0.0.2".parse().unwrap()));
     }
 }

@@ -98,7 +98,7 @@ pub fn secret_name(account_id: &str, endpoint_id: &str) -> String {
 
 /// An endpoint's signing secrets as stored: the current one, and the one it replaced while that
 /// one still signs.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SecretSet {
     /// `whsec_…` that signs every delivery.
@@ -107,6 +107,17 @@ pub struct SecretSet {
     pub previous: Option<String>,
     /// When the previous one stops signing.
     pub previous_expires_at: Option<DateTime<Utc>>,
+}
+
+/// Never printed: only whether a previous secret still signs, and until when.
+impl std::fmt::Debug for SecretSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretSet")
+            .field("current", &"<redacted>")
+            .field("previous", &self.previous.as_ref().map(|_| "<redacted>"))
+            .field("previous_expires_at", &self.previous_expires_at)
+            .finish()
+    }
 }
 
 impl SecretSet {

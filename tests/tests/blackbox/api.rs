@@ -108,6 +108,19 @@ async fn bad_input_gets_the_right_error_and_moves_nothing() {
     api.get("/v1/capabilities", &key).await.error(403, "PERMISSION_DENIED");
     api.get("/v1/purchase-orders?limit=0", &token).await.error(400, "INVALID_REQUEST");
     api.get("/v1/purchase-orders?cursor=zz", &token).await.error(400, "INVALID_REQUEST");
+    // Ids, keys and cursors longer than any the API issues are 400s, not storage errors.
+    let long = "c".repeat(1100);
+    for path in [
+        format!("/v1/connections/{long}"),
+        format!("/v1/syncs/{long}"),
+        format!("/v1/webhook-endpoints/{long}"),
+        format!("/v1/connections?cursor={}", "63".repeat(1100)),
+    ] {
+        api.get(&path, &key).await.error(400, "INVALID_REQUEST");
+    }
+    api.call(Method::POST, &format!("/v1/connections/{long}/disconnect"), Some(&key), None)
+        .await
+        .error(400, "INVALID_REQUEST");
     let after = api.credits(&key).await;
     assert_eq!(after["available"], before["available"]);
     assert_eq!(after["total"], before["total"]);
