@@ -20,6 +20,20 @@ ensure_tools() {
   export PATH="$venv/bin:$PATH"
 }
 
+# The SAM CLI (scripts/test validates the template with it), in a venv of its own: its pins are
+# not the local stack's.
+ensure_sam() {
+  local requirements="$root/infra/sam-requirements.txt" dir="$root/.venv-sam"
+  if ! cmp -s "$requirements" "$dir/.installed" 2>/dev/null; then
+    echo "==> installing the SAM CLI into .venv-sam" >&2
+    python3 -m venv "$dir"
+    "$dir/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+    cp "$requirements" "$dir/.installed"
+  fi
+  export SAM_CLI_TELEMETRY=0
+  sam() { "$root/.venv-sam/bin/sam" "$@"; }
+}
+
 # Redocly's CLI for the OpenAPI lint (scripts/test only), from the npm registry with the
 # machine's Node.js, at the version tools/openapi-lint/package-lock.json pins.
 ensure_lint_tools() {

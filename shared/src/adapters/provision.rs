@@ -484,6 +484,38 @@ mod tests {
         assert_eq!(env["ALLOW_LOCAL_ADDRESSES"], "false");
     }
 
+    /// The variables the functions read: `Config` is their one reader, so what it asks for.
+    fn variables_read() -> std::collections::BTreeSet<String> {
+        let read = std::sync::Mutex::new(std::collections::BTreeSet::new());
+        super::super::config::Config::from_lookup(|name| {
+            read.lock().unwrap().insert(name.to_owned());
+            Some("x".into())
+        })
+        .unwrap();
+        read.into_inner().unwrap()
+    }
+
+    #[test]
+    fn every_variable_a_function_reads_is_set_for_it_and_output_by_the_stack() {
+        let t = parse(TEMPLATE).unwrap();
+        let globals = t["Globals"]["Function"]["Environment"]["Variables"].as_mapping().unwrap();
+        // The local stack gives every function the global variables and nothing else, as the
+        // template does; a function's own variables would be a drift between the two.
+        for (id, function) in resources::<Value>(&t, "AWS::Serverless::Function").unwrap() {
+            assert!(function.get("Environment").is_none(), "{id} sets variables of its own");
+        }
+        let read = variables_read();
+        assert!(read.len() >= 15 && read.contains("SECRETS_PREFIX"), "{read:?}");
+        for name in read {
+            assert!(globals.contains_key(name.as_str()), "the functions read {name}, which the template does not set");
+            if name == "ALLOW_LOCAL_ADDRESSES" {
+                continue; // the local-dev switch: never set on a deployed stack
+            }
+            let pascal: String = name.split('_').map(|w| w[..1].to_owned() + &w[1..].to_lowercase()).collect();
+            assert!(t["Outputs"].get(format!("Setting{pascal}")).is_some(), "no Setting{pascal} output for {name}");
+        }
+    }
+
     #[test]
     fn the_functions_carry_their_routes_timeouts_and_memory() {
         let functions = functions(&parse(TEMPLATE).unwrap()).unwrap();
