@@ -215,15 +215,40 @@ pub trait SyncRunStore: Send + Sync {
         after: Option<&str>,
         limit: usize,
     ) -> Result<(Vec<SyncRun>, Option<String>), StoreError>;
-    /// Takes the lease of the run's connection and entity until `until`, unless another run
-    /// holds a lease that has not expired at `now`.
-    async fn lease(&self, run: &SyncRun, now: DateTime<Utc>, until: DateTime<Utc>) -> Result<Lease, StoreError>;
-    /// Saves a running run (status, counts, checkpoint) and extends its lease; `Conflict` when
-    /// the run no longer holds the lease.
-    async fn save(&self, run: &SyncRun, until: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Takes the lease of the run's connection and entity for one invocation (`token`, its own)
+    /// until `until`, unless a lease that has not expired at `now` is held — by another run, or
+    /// by another invocation of this one (SQS may deliver a message twice).
+    async fn lease(
+        &self,
+        run: &SyncRun,
+        token: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Lease, StoreError>;
+    /// Saves a running run (status, counts, checkpoint) under the invocation's lease, and
+    /// releases it when `release` (the run goes back to the queue); `Conflict` when the
+    /// invocation no longer holds the lease.
+    async fn save(&self, run: &SyncRun, token: &str, release: bool) -> Result<(), StoreError>;
     /// Ends a run in one step: its final state, the entity's new mark (given on success only),
-    /// the connection's `lastSync`, the event, and the lease released.
-    async fn finish(&self, run: &SyncRun, mark: Option<DateTime<Utc>>, event: &Event) -> Result<(), StoreError>;
+    /// the connection's `lastSync`, the event, and the lease released. Only a run that has not
+    /// ended ends, and only by the invocation holding its lease — or, for a run given up on
+    /// (`Holder::Abandoned`), while no lease is held; `Conflict` otherwise, so a run ends once.
+    async fn finish(
+        &self,
+        run: &SyncRun,
+        holder: Holder<'_>,
+        mark: Option<DateTime<Utc>>,
+        event: &Event,
+    ) -> Result<(), StoreError>;
+}
+
+/// Who ends a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Holder<'a> {
+    /// The invocation holding the lease, by its token.
+    Lease(&'a str),
+    /// Nobody: the run's message was dead-lettered; it ends if no lease is held at this time.
+    Abandoned(DateTime<Utc>),
 }
 
 /// What the record store knows of a record before a page is written.
@@ -248,13 +273,15 @@ pub trait RecordStore: Send + Sync {
     async fn page(&self, partition: &str, query: &ListQuery) -> Result<Page, StoreError>;
     /// One record.
     async fn get(&self, partition: &str, key: &str) -> Result<Option<StoredRecord>, StoreError>;
-    /// Live records last changed at or after `since` that the run `sync_id` did not write, after a
-    /// key; with the position to carry on from.
+    /// Live records last changed at or after `since` that the run `sync_id` did not write and
+    /// that were stored before `began` (what the API wrote while the run went on is no sign of a
+    /// deletion), after a key; with the position to carry on from.
     async fn unseen(
         &self,
         partition: &str,
         sync_id: &str,
         since: Option<DateTime<Utc>>,
+        began: DateTime<Utc>,
         after: Option<&str>,
     ) -> Result<(Vec<StoredRecord>, Option<String>), StoreError>;
 }

@@ -146,6 +146,10 @@ impl Connector for TestConnector {
 
 struct Stack {
     source: Arc<Source>,
+    /// The synced records as the store keeps them (for writing as the API does).
+    synced: Arc<dyn millwright::ports::RecordStore>,
+    dynamo: aws_sdk_dynamodb::Client,
+    events_table: String,
     worker: Worker,
     syncs: SyncService,
     records: RecordService,
@@ -166,6 +170,7 @@ async fn stack() -> Stack {
     let config = Config::from_lookup(|k| env.get(k).cloned()).unwrap();
     let queue_url = config.sync.queue_url.clone();
     let schedule_group = config.sync.schedule_group.clone();
+    let events_table = config.tables.events.clone();
     let backends = Backends::new(config).await;
     let source = Arc::new(Source::default());
     let connectors =
@@ -181,6 +186,9 @@ async fn stack() -> Stack {
     let (connection, _) = connections.connect(&account.id, request).await.unwrap();
     Stack {
         source,
+        synced: backends.records.clone(),
+        dynamo: aws_sdk_dynamodb::Client::new(&aws),
+        events_table,
         worker: backends.worker(connectors.clone()),
         syncs: backends.syncs(connectors.clone()),
         records: backends.services(connectors).records,
@@ -246,6 +254,35 @@ impl Stack {
     /// The connection as its token names it.
     fn target(&self) -> Target<'_> {
         Target { account_id: &self.connection.account_id, connection_id: &self.connection.id, system: SYSTEM }
+    }
+
+    /// The events that ended the run (`sync.completed` or `sync.failed`): one, whatever happened.
+    async fn endings(&self, run: &SyncRun) -> usize {
+        let out = self
+            .dynamo
+            .query()
+            .table_name(&self.events_table)
+            .key_condition_expression("accountId = :a")
+            .expression_attribute_values(":a", aws_sdk_dynamodb::types::AttributeValue::S(run.account_id.clone()))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap();
+        let ended = |item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>| {
+            let kind = item.get("type").and_then(|t| t.as_s().ok()).map_or("", String::as_str);
+            (kind == "sync.completed" || kind == "sync.failed") && format!("{:?}", item.get("data")).contains(&run.id)
+        };
+        out.items.unwrap_or_default().iter().filter(|i| ended(i)).count()
+    }
+
+    /// Waits until the source has served `n` requests, while `task` (a worker) is still going.
+    async fn asked_reaches<T>(&self, n: usize, task: &tokio::task::JoinHandle<T>) {
+        let waited = std::time::Instant::now();
+        while self.source.asked().len() < n {
+            assert!(!task.is_finished(), "the worker ended before request {n}: {:?}", self.source.asked());
+            assert!(waited.elapsed() < std::time::Duration::from_secs(300), "the worker never made request {n}");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
     }
 
     async fn stored(&self, include_deleted: bool) -> BTreeMap<String, Record> {
@@ -357,13 +394,10 @@ async fn a_run_stopped_between_pages_resumes_from_its_checkpoint() {
     let (message, _) = s.receive(3).await.unwrap();
     let worker = s.worker.clone();
     let stopped = message.clone();
-    let task = tokio::spawn(async move { worker.handle(&stopped, Utc::now() + Duration::minutes(5)).await });
-    let waited = std::time::Instant::now();
-    while s.source.asked().len() < 3 {
-        assert!(!task.is_finished(), "the run ended before the page it was to be stopped at: {:?}", s.source.asked());
-        assert!(waited.elapsed() < std::time::Duration::from_secs(300), "the run never asked for page 3");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    // Its lease lasts as long as the invocation may: until its deadline.
+    let deadline = Utc::now() + Duration::seconds(20);
+    let task = tokio::spawn(async move { worker.handle(&stopped, deadline).await });
+    s.asked_reaches(3, &task).await;
     task.abort();
     let _ = task.await;
     let scope = millwright::ports::RunScope::Connection(&s.connection.id);
@@ -375,8 +409,12 @@ async fn a_run_stopped_between_pages_resumes_from_its_checkpoint() {
     let other = SyncMessage::Run { connection_id: s.connection.id.clone(), sync_id: second.id.clone() };
     assert_eq!(s.worker.handle(&other, Utc::now() + Duration::minutes(5)).await.unwrap(), Outcome::Waiting);
 
-    // SQS hands the message out again after its visibility timeout; a new worker carries on.
+    // SQS hands the message out again after its visibility timeout (on AWS, long after the
+    // stopped invocation's deadline); a new worker carries on once that deadline has passed.
     s.source.gate.add_permits(1);
+    while Utc::now() <= deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
     let mut redelivered = None;
     for _ in 0..15 {
         match s.receive(30).await {
@@ -471,4 +509,95 @@ async fn rejected_credentials_skip_scheduled_runs_until_new_ones_are_accepted() 
         (SyncStatus::Succeeded, 1),
         "the stored credentials are the new ones"
     );
+}
+
+#[tokio::test]
+async fn a_message_delivered_twice_runs_its_sync_once() {
+    let s = stack().await;
+    for i in 1..=7 {
+        s.source.set(&format!("V{i:03}"), &format!("Vendor {i}"), i);
+    }
+    let run = s.start(SyncMode::Full).await;
+    let (message, _) = s.receive(30).await.unwrap();
+    // The first delivery is between its first and second page when SQS delivers it again.
+    *s.source.hold_at.lock().unwrap() = Some(1);
+    let worker = s.worker.clone();
+    let first = message.clone();
+    let task = tokio::spawn(async move { worker.handle(&first, Utc::now() + Duration::minutes(5)).await });
+    s.asked_reaches(2, &task).await;
+    let again = s.worker.handle(&message, Utc::now() + Duration::minutes(5)).await.unwrap();
+    assert_eq!(again, Outcome::Waiting, "the second delivery waits for the first instead of running beside it");
+    s.source.gate.add_permits(1);
+    assert_eq!(task.await.unwrap().unwrap(), Outcome::Done);
+    // The second delivery comes back later, and finds its run ended.
+    assert_eq!(s.worker.handle(&message, Utc::now() + Duration::minutes(5)).await.unwrap(), Outcome::Done);
+    let done = s.syncs.get(millwright::ports::RunScope::Connection(&s.connection.id), &run.id).await.unwrap();
+    assert_eq!((done.status, counts(&done)), (SyncStatus::Succeeded, (7, 7, 0, 0)), "no record counted twice");
+    assert_eq!(s.source.asked().len(), 3, "no page fetched twice");
+    assert_eq!(s.endings(&done).await, 1, "one sync.completed");
+}
+
+#[tokio::test]
+async fn a_run_whose_work_failed_every_retry_ends_failed_once() {
+    let s = stack().await;
+    for i in 1..=7 {
+        s.source.set(&format!("V{i:03}"), &format!("Vendor {i}"), i);
+    }
+    let run = s.start(SyncMode::Full).await;
+    let (message, _) = s.receive(30).await.unwrap();
+    // While an invocation holds it, the run is not given up on.
+    *s.source.hold_at.lock().unwrap() = Some(1);
+    let worker = s.worker.clone();
+    let live = message.clone();
+    let task = tokio::spawn(async move { worker.handle(&live, Utc::now() + Duration::minutes(5)).await });
+    s.asked_reaches(2, &task).await;
+    assert_eq!(s.worker.abandon(&message).await.unwrap(), Outcome::Superseded);
+    task.abort();
+    let _ = task.await;
+
+    // Its message dead-lettered after its retries (the invocation's lease lapsed): the run ends
+    // failed with its event, once, and a second dead letter changes nothing.
+    let second = s.start(SyncMode::Incremental).await;
+    let dead = SyncMessage::Run { connection_id: s.connection.id.clone(), sync_id: second.id.clone() };
+    assert_eq!(s.worker.abandon(&dead).await.unwrap(), Outcome::Done);
+    assert_eq!(s.worker.abandon(&dead).await.unwrap(), Outcome::Done);
+    let scope = millwright::ports::RunScope::Connection(&s.connection.id);
+    let failed = s.syncs.get(scope, &second.id).await.unwrap();
+    assert_eq!(failed.status, SyncStatus::Failed);
+    assert_eq!(failed.error.as_ref().unwrap().code, "INTERNAL_ERROR");
+    assert_eq!(s.endings(&failed).await, 1, "one sync.failed");
+    assert_eq!(s.syncs.get(scope, &run.id).await.unwrap().status, SyncStatus::Running, "the held run went on");
+}
+
+#[tokio::test]
+async fn a_full_sync_keeps_what_the_api_wrote_while_it_ran() {
+    let s = stack().await;
+    for i in 1..=7 {
+        s.source.set(&format!("V{i:03}"), &format!("Vendor {i}"), i);
+    }
+    assert_eq!(counts(&s.sync(SyncMode::Full).await), (7, 7, 0, 0));
+    let run = s.start(SyncMode::Full).await;
+    let (message, receipt) = s.receive(30).await.unwrap();
+    let before = s.source.asked().len();
+    *s.source.hold_at.lock().unwrap() = Some(before + 1);
+    let worker = s.worker.clone();
+    let task = tokio::spawn(async move { worker.handle(&message, Utc::now() + Duration::minutes(5)).await });
+    s.asked_reaches(before + 2, &task).await;
+    // Past its first page, the API creates V000 in the system and puts it in the copy reads
+    // serve: the run's pages are beyond that key and never show it.
+    s.source.set("V000", "Vendor 0", 50);
+    let written = s.source.records.lock().unwrap()["V000"].clone();
+    s.synced
+        .put(
+            &millwright::sync::partition(&s.connection.id, ENTITY),
+            &[millwright::sync::StoredRecord::new(written).unwrap()],
+        )
+        .await
+        .unwrap();
+    s.source.gate.add_permits(1);
+    assert_eq!(task.await.unwrap().unwrap(), Outcome::Done);
+    s.delete(receipt).await;
+    let done = s.syncs.get(millwright::ports::RunScope::Connection(&s.connection.id), &run.id).await.unwrap();
+    assert_eq!((done.status, done.counts.deleted), (SyncStatus::Succeeded, 0), "{done:?}");
+    assert_eq!(s.stored(false).await.len(), 8, "V000 is not swept away as deleted");
 }

@@ -1,8 +1,12 @@
 //! The `sync` function: triggered by the sync queue, it carries sync runs out page by page and
-//! queues the runs of schedules that fired. Failed messages go back to the queue alone.
+//! queues the runs of schedules that fired. Failed messages go back to the queue alone; those
+//! that failed every retry come from the dead-letter queue, and their runs end failed.
 
 use millwright::{
-    adapters::{config::Backends, http, sqs},
+    adapters::{
+        config::{Backends, Config},
+        http, sqs,
+    },
     connectors::Connectors,
     sync::SyncMessage,
 };
@@ -10,11 +14,19 @@ use millwright::{
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     http::init_logging();
-    let backends = Backends::from_env().await?;
+    let config = Config::from_env()?;
+    let dead_letters = config.sync.dead_letter_arn.clone();
+    let backends = Backends::new(config).await;
     let worker = backends.worker(Connectors::standard(backends.policy));
     sqs::serve(|message: SyncMessage, received: sqs::Received| {
-        let worker = &worker;
-        async move { worker.handle(&message, received.deadline).await.map(|_| ()) }
+        let (worker, dead_letters) = (&worker, &dead_letters);
+        async move {
+            if received.source == *dead_letters {
+                worker.abandon(&message).await.map(|_| ())
+            } else {
+                worker.handle(&message, received.deadline).await.map(|_| ())
+            }
+        }
     })
     .await
 }

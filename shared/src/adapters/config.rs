@@ -50,6 +50,8 @@ pub struct SyncSettings {
     pub queue_url: String,
     /// The sync queue's ARN (the schedules' target).
     pub queue_arn: String,
+    /// The sync dead-letter queue's ARN: messages from it end their runs.
+    pub dead_letter_arn: String,
     /// The schedule group of the stack.
     pub schedule_group: String,
     /// The role schedules send as.
@@ -104,6 +106,7 @@ impl Config {
             sync: SyncSettings {
                 queue_url: var("SYNC_QUEUE_URL")?,
                 queue_arn: var("SYNC_QUEUE_ARN")?,
+                dead_letter_arn: var("SYNC_DEAD_LETTER_QUEUE_ARN")?,
                 schedule_group: var("SCHEDULE_GROUP")?,
                 scheduler_role_arn: var("SCHEDULER_ROLE_ARN")?,
             },

@@ -44,6 +44,8 @@ fn to_item(partition: &str, r: &StoredRecord) -> Item {
     let mut item = key(partition, &r.key);
     item.insert("data".into(), s(Value::Object(r.record.clone()).to_string()));
     item.insert("hash".into(), s(&r.hash));
+    // When the store got it: a full run's sweep leaves alone what was stored after it began.
+    item.insert("storedAt".into(), s(sortable(Utc::now())));
     let optional = [
         ("syncId", r.sync_id.clone()),
         ("change", r.change.map(|c| c.as_str().to_owned())),
@@ -201,11 +203,13 @@ impl RecordStore for DynamoRecords {
         partition: &str,
         sync_id: &str,
         since: Option<DateTime<Utc>>,
+        began: DateTime<Utc>,
         after: Option<&str>,
     ) -> Result<(Vec<StoredRecord>, Option<String>), StoreError> {
         let mut filter = Filter::default();
         filter.and("attribute_not_exists(deletedAt)", &[]);
         filter.and("(attribute_not_exists(syncId) OR syncId <> :run)", &[(":run", sync_id.to_owned())]);
+        filter.and("(attribute_not_exists(storedAt) OR storedAt < :began)", &[(":began", sortable(began))]);
         if let Some(t) = since {
             // Records older than the window were never asked for, so their absence says nothing.
             filter.and("updatedAt >= :since", &[(":since", sortable(t))]);

@@ -17,6 +17,8 @@ pub struct Received {
     pub receipt_handle: String,
     /// How often SQS has handed the message out, this time included.
     pub receive_count: u32,
+    /// The ARN of the queue it came from (a function may be fed by a queue and its DLQ).
+    pub source: String,
 }
 
 /// Handles every message of a batch before `deadline`; answers the ids of those that failed.
@@ -34,6 +36,7 @@ where
             deadline,
             receipt_handle: record.receipt_handle.unwrap_or_default(),
             receive_count: record.attributes.get("ApproximateReceiveCount").and_then(|c| c.parse().ok()).unwrap_or(1),
+            source: record.event_source_arn.unwrap_or_default(),
         };
         let handler = &handler;
         async move {

@@ -6,7 +6,7 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::{
     Client,
-    types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update},
+    types::{AttributeValue, ConditionCheck, Put, ReturnValue, TransactWriteItem, Update},
 };
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -18,8 +18,8 @@ use super::{
 use crate::{
     events::Event,
     model::LastSync,
-    ports::{Lease, RunScope, StoreError, SyncRunStore},
-    sync::{SyncRun, sortable},
+    ports::{Holder, Lease, RunScope, StoreError, SyncRunStore},
+    sync::{SyncRun, SyncStatus, sortable},
 };
 
 /// The index of runs by account.
@@ -41,15 +41,11 @@ fn state_key(run: &SyncRun) -> Item {
     HashMap::from([("connectionId".into(), s(&run.connection_id)), ("id".into(), s(format!("~state#{}", run.entity)))])
 }
 
-fn put_run(table: &str, run: &SyncRun) -> Result<TransactWriteItem, StoreError> {
-    Ok(TransactWriteItem::builder()
-        .put(built(Put::builder().table_name(table).set_item(Some(to_item(run)?)).build())?)
-        .build())
-}
-
 fn conflict(f: TxFailure) -> StoreError {
     match f {
-        TxFailure::Conditions(_) => StoreError::Conflict("the run does not hold its lease".into()),
+        TxFailure::Conditions(_) => {
+            StoreError::Conflict("the run has ended, or this invocation does not hold its lease".into())
+        }
         other => backend(other),
     }
 }
@@ -68,21 +64,57 @@ impl DynamoSyncRuns {
             .collect()
     }
 
-    /// Releases the run's lease (only if this run holds it or none does), setting the mark if given.
-    fn held(&self, run: &SyncRun, mark: Option<DateTime<Utc>>) -> Result<Update, StoreError> {
+    /// The lease's part in ending a run. The holder releases it (setting the mark if given); a
+    /// run given up on ends only while it holds no live lease, and leaves the lease alone (another
+    /// run's, or its own expired one).
+    fn held(
+        &self,
+        run: &SyncRun,
+        holder: Holder<'_>,
+        mark: Option<DateTime<Utc>>,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let token = match holder {
+            Holder::Lease(token) => token,
+            Holder::Abandoned(now) => {
+                let check = ConditionCheck::builder()
+                    .table_name(&self.runs)
+                    .set_key(Some(state_key(run)))
+                    .condition_expression("attribute_not_exists(leaseRun) OR leaseRun <> :r OR leaseUntil < :now")
+                    .expression_attribute_values(":r", s(&run.id))
+                    .expression_attribute_values(":now", s(sortable(now)));
+                return Ok(TransactWriteItem::builder().condition_check(built(check.build())?).build());
+            }
+        };
         let update = Update::builder()
             .table_name(&self.runs)
             .set_key(Some(state_key(run)))
-            .condition_expression("attribute_not_exists(leaseRun) OR leaseRun = :r")
-            .expression_attribute_values(":r", s(&run.id));
-        built(match mark {
+            .condition_expression("leaseToken = :t")
+            .expression_attribute_values(":t", s(token));
+        let update = built(match mark {
             Some(m) => update
-                .update_expression("SET mark = :m REMOVE leaseRun, leaseUntil")
+                .update_expression("SET mark = :m REMOVE leaseRun, leaseToken, leaseUntil")
                 .expression_attribute_values(":m", s(sortable(m)))
                 .build(),
-            None => update.update_expression("REMOVE leaseRun, leaseUntil").build(),
-        })
+            None => update.update_expression("REMOVE leaseRun, leaseToken, leaseUntil").build(),
+        })?;
+        Ok(TransactWriteItem::builder().update(update).build())
     }
+}
+
+/// The run, put only while it has not ended: a run ends once, whoever else tries.
+fn put_unfinished(table: &str, run: &SyncRun) -> Result<TransactWriteItem, StoreError> {
+    Ok(TransactWriteItem::builder()
+        .put(built(
+            Put::builder()
+                .table_name(table)
+                .set_item(Some(to_item(run)?))
+                .condition_expression("#s IN (:queued, :running)")
+                .expression_attribute_names("#s", "status")
+                .expression_attribute_values(":queued", s(SyncStatus::Queued.as_str()))
+                .expression_attribute_values(":running", s(SyncStatus::Running.as_str()))
+                .build(),
+        )?)
+        .build())
 }
 
 #[async_trait]
@@ -160,15 +192,22 @@ impl SyncRunStore for DynamoSyncRuns {
         Ok((runs, next))
     }
 
-    async fn lease(&self, run: &SyncRun, now: DateTime<Utc>, until: DateTime<Utc>) -> Result<Lease, StoreError> {
+    async fn lease(
+        &self,
+        run: &SyncRun,
+        token: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Lease, StoreError> {
         let result = self
             .client
             .update_item()
             .table_name(&self.runs)
             .set_key(Some(state_key(run)))
-            .update_expression("SET leaseRun = :r, leaseUntil = :u")
-            .condition_expression("attribute_not_exists(leaseRun) OR leaseRun = :r OR leaseUntil < :now")
+            .update_expression("SET leaseRun = :r, leaseToken = :t, leaseUntil = :u")
+            .condition_expression("attribute_not_exists(leaseToken) OR leaseUntil < :now")
             .expression_attribute_values(":r", s(&run.id))
+            .expression_attribute_values(":t", s(token))
             .expression_attribute_values(":u", s(sortable(until)))
             .expression_attribute_values(":now", s(sortable(now)))
             .return_values(ReturnValue::AllNew)
@@ -189,23 +228,29 @@ impl SyncRunStore for DynamoSyncRuns {
         }
     }
 
-    async fn save(&self, run: &SyncRun, until: DateTime<Utc>) -> Result<(), StoreError> {
-        let extend = built(
-            Update::builder()
-                .table_name(&self.runs)
-                .set_key(Some(state_key(run)))
-                .update_expression("SET leaseUntil = :u")
-                .condition_expression("leaseRun = :r")
-                .expression_attribute_values(":r", s(&run.id))
-                .expression_attribute_values(":u", s(sortable(until)))
-                .build(),
-        )?;
-        let items = vec![put_run(&self.runs, run)?, TransactWriteItem::builder().update(extend).build()];
+    async fn save(&self, run: &SyncRun, token: &str, release: bool) -> Result<(), StoreError> {
+        let lease = Update::builder()
+            .table_name(&self.runs)
+            .set_key(Some(state_key(run)))
+            .condition_expression("leaseToken = :t")
+            .expression_attribute_values(":t", s(token));
+        let lease = built(match release {
+            true => lease.update_expression("REMOVE leaseRun, leaseToken, leaseUntil").build(),
+            // Nothing to change: the condition is the point.
+            false => lease.update_expression("SET leaseToken = :t").build(),
+        })?;
+        let items = vec![put_unfinished(&self.runs, run)?, TransactWriteItem::builder().update(lease).build()];
         transact(&self.client, items).await.map_err(conflict)
     }
 
-    async fn finish(&self, run: &SyncRun, mark: Option<DateTime<Utc>>, event: &Event) -> Result<(), StoreError> {
-        let state = self.held(run, mark)?;
+    async fn finish(
+        &self,
+        run: &SyncRun,
+        holder: Holder<'_>,
+        mark: Option<DateTime<Utc>>,
+        event: &Event,
+    ) -> Result<(), StoreError> {
+        let state = self.held(run, holder, mark)?;
         let last =
             LastSync { sync_id: run.id.clone(), status: run.status.as_str().into(), finished_at: run.finished_at };
         let connection = built(
@@ -222,8 +267,8 @@ impl SyncRunStore for DynamoSyncRuns {
         )?;
         let event = built(Put::builder().table_name(&self.events).set_item(Some(to_item(event)?)).build())?;
         let items = vec![
-            put_run(&self.runs, run)?,
-            TransactWriteItem::builder().update(state).build(),
+            put_unfinished(&self.runs, run)?,
+            state,
             TransactWriteItem::builder().update(connection).build(),
             TransactWriteItem::builder().put(event).build(),
         ];

@@ -1,6 +1,8 @@
 //! The sync function's work: one run, page by page, checkpointed after every page so that a
 //! new worker carries on where a stopped one left off; near the deadline it hands the run back
-//! to the queue. One run at a time per connection and entity, under a lease.
+//! to the queue. One invocation at a time per connection and entity, under a lease that is the
+//! invocation's own (SQS may deliver a message twice; the second delivery waits), held until the
+//! invocation's deadline at the latest. A run's message that failed every retry ends the run.
 
 use chrono::{DateTime, Duration as Span, Utc};
 use std::{collections::HashMap, sync::Arc, time::Duration};
@@ -13,13 +15,13 @@ use crate::{
     entities::Entity,
     error::ErrorCode,
     model::ConnectionStatus,
-    ports::{ConnectionData, ConnectionStore, Known, Lease, RecordStore, SecretStore, StoreError, SyncRunStore},
+    ports::{
+        ConnectionData, ConnectionStore, Holder, Known, Lease, RecordStore, SecretStore, StoreError, SyncRunStore,
+    },
     records::connector_error,
     sync::{SyncService, partition},
 };
 
-/// How long a lease lasts without a checkpoint: longer than any one page takes.
-const LEASE: Span = Span::minutes(5);
 /// How long a run that found its entity busy waits before it asks again.
 const BUSY_WAIT: Duration = Duration::from_secs(30);
 /// The most time kept back before the deadline, to checkpoint and hand over.
@@ -134,6 +136,23 @@ impl Worker {
         }
     }
 
+    /// Handles a message that failed every retry (from the dead-letter queue): its run, if it has
+    /// not ended and no invocation holds it, ends failed with its event, so no run stays
+    /// `running` for ever. Other messages are only logged.
+    pub async fn abandon(&self, message: &SyncMessage) -> Result<Outcome, StoreError> {
+        let SyncMessage::Run { connection_id, sync_id } = message else {
+            tracing::error!(?message, "sync work failed every retry; dropped");
+            return Ok(Outcome::Done);
+        };
+        let Some(run) = self.runs.run(connection_id, sync_id).await? else { return Ok(Outcome::Done) };
+        if run.status.finished() {
+            return Ok(Outcome::Done);
+        }
+        tracing::error!(sync = %run.id, "the run's work failed every retry; it ends failed");
+        let error = RunError::new(ErrorCode::InternalError, "The run failed every retry; start a new one.");
+        self.end(run, Holder::Abandoned(Utc::now()), Step::Failed(error)).await
+    }
+
     /// Deletes a disconnected connection's data a batch at a time, then records it done with its
     /// event; near the deadline it hands itself back to the queue and carries on from what is left.
     async fn delete_data(
@@ -163,7 +182,10 @@ impl Worker {
         deadline: DateTime<Utc>,
     ) -> Result<Outcome, StoreError> {
         let started = Utc::now();
-        let mark = match self.runs.lease(&run, started, started + LEASE).await? {
+        let token = ulid::Ulid::new().to_string();
+        let token = token.as_str();
+        // Held until this invocation's deadline at the latest: Lambda ends it there.
+        let mark = match self.runs.lease(&run, token, started, deadline).await? {
             Lease::Busy => {
                 self.service.requeue(message, BUSY_WAIT).await?;
                 return Ok(Outcome::Waiting);
@@ -171,14 +193,13 @@ impl Worker {
             Lease::Acquired { mark } => mark,
         };
         let Some(connection) = self.connections.connection(&run.account_id, &run.connection_id).await? else {
-            return self
-                .end(run, Step::Failed(RunError::new(ErrorCode::NotFound, "The connection does not exist.")))
-                .await;
+            let error = RunError::new(ErrorCode::NotFound, "The connection does not exist.");
+            return self.end(run, Holder::Lease(token), Step::Failed(error)).await;
         };
         let stopped =
             || RunError::new(ErrorCode::Conflict, "The connection was disconnected; the run stopped without writing.");
         if connection.status == ConnectionStatus::Disconnected {
-            return self.end(run, Step::Failed(stopped())).await;
+            return self.end(run, Holder::Lease(token), Step::Failed(stopped())).await;
         }
         if run.status == SyncStatus::Queued {
             let window = started - Span::days(i64::from(connection.settings.historical_days));
@@ -190,23 +211,30 @@ impl Worker {
             });
         }
         let Some(entity) = Entity::from_path(&run.entity) else {
-            return self.end(run, Step::Failed(RunError::new(ErrorCode::InvalidRequest, "Unknown entity."))).await;
+            return self
+                .end(
+                    run,
+                    Holder::Lease(token),
+                    Step::Failed(RunError::new(ErrorCode::InvalidRequest, "Unknown entity.")),
+                )
+                .await;
         };
         let Some(connector) = self.connectors.get(&connection.system) else {
             let error = RunError::new(ErrorCode::SystemUnavailable, "Syncing this system is not available yet.");
-            return self.end(run, Step::Failed(error)).await;
+            return self.end(run, Holder::Lease(token), Step::Failed(error)).await;
         };
         let Some(credentials) = credentials(self.secrets.as_ref(), &run.account_id, &run.connection_id).await? else {
             let error = RunError::new(ErrorCode::Conflict, "The connection has no credentials; it was disconnected.");
-            return self.end(run, Step::Failed(error)).await;
+            return self.end(run, Holder::Lease(token), Step::Failed(error)).await;
         };
         // Keep a fifth of the time this invocation has (at most a minute) to checkpoint and hand over.
         let margin = ((deadline - started) / 5).min(MAX_MARGIN);
         let mut steps = 0u32;
-        let mut saved = Utc::now();
         loop {
             if steps > 0 && Utc::now() + margin >= deadline {
-                self.save(&run).await?;
+                if !self.save(&run, token, true).await? {
+                    return Ok(Outcome::Superseded);
+                }
                 self.service.requeue(message, Duration::ZERO).await?;
                 tracing::info!(sync = %run.id, pages = run.checkpoint.pages, %deadline, "deadline near; handed back to the queue");
                 return Ok(Outcome::Handed);
@@ -216,7 +244,7 @@ impl Worker {
             if steps > 1 {
                 let live = self.connections.connection(&run.account_id, &run.connection_id).await?;
                 if live.is_none_or(|c| c.status == ConnectionStatus::Disconnected) {
-                    return self.end(run, Step::Failed(stopped())).await;
+                    return self.end(run, Holder::Lease(token), Step::Failed(stopped())).await;
                 }
             }
             let step = if run.checkpoint.sweeping {
@@ -226,17 +254,14 @@ impl Worker {
             };
             match step {
                 // A step that wrote nothing (a sweep over records that are all there) need not be
-                // saved: repeating it costs reads only. The lease is renewed well before it lapses.
+                // saved: repeating it costs reads only.
                 Step::More { wrote } => {
-                    if wrote || Utc::now() - saved > LEASE / 4 {
-                        if !self.save(&run).await? {
-                            return Ok(Outcome::Superseded);
-                        }
-                        saved = Utc::now();
+                    if wrote && !self.save(&run, token, false).await? {
+                        return Ok(Outcome::Superseded);
                     }
                 }
                 Step::Wait(delay) => {
-                    if !self.save(&run).await? {
+                    if !self.save(&run, token, true).await? {
                         return Ok(Outcome::Superseded);
                     }
                     self.service.requeue(message, delay).await?;
@@ -248,15 +273,16 @@ impl Worker {
                         Step::Succeeded => run.checkpoint.high_water.max(mark),
                         _ => None,
                     };
-                    return self.end_with_mark(run, done, mark).await;
+                    return self.end_with_mark(run, Holder::Lease(token), done, mark).await;
                 }
             }
         }
     }
 
-    /// Saves progress and extends the lease; false when another worker holds the run now.
-    async fn save(&self, run: &SyncRun) -> Result<bool, StoreError> {
-        match self.runs.save(run, Utc::now() + LEASE).await {
+    /// Saves progress under the invocation's lease (releasing it when the run goes back to the
+    /// queue); false when the run ended or another invocation holds it now.
+    async fn save(&self, run: &SyncRun, token: &str, release: bool) -> Result<bool, StoreError> {
+        match self.runs.save(run, token, release).await {
             Ok(()) => Ok(true),
             Err(StoreError::Conflict(m)) => {
                 tracing::warn!(sync = %run.id, reason = %m, "lease lost; stopping");
@@ -336,9 +362,10 @@ impl Worker {
     /// After every page of a full run: marks deleted the live records of the window it did not see.
     async fn sweep(&self, run: &mut SyncRun, entity: Entity) -> Result<Step, StoreError> {
         let partition = partition(&run.connection_id, entity);
+        let began = run.started_at.unwrap_or_else(Utc::now);
         let (unseen, next) = self
             .records
-            .unseen(&partition, &run.id, run.checkpoint.since, run.checkpoint.sweep_after.as_deref())
+            .unseen(&partition, &run.id, run.checkpoint.since, began, run.checkpoint.sweep_after.as_deref())
             .await?;
         let now = Utc::now();
         let gone: Vec<StoredRecord> = unseen.into_iter().map(|r| r.deleted(now, &run.id)).collect();
@@ -349,14 +376,15 @@ impl Worker {
         Ok(if run.checkpoint.sweep_after.is_some() { Step::More { wrote: gone > 0 } } else { Step::Succeeded })
     }
 
-    async fn end(&self, run: SyncRun, step: Step) -> Result<Outcome, StoreError> {
-        self.end_with_mark(run, step, None).await
+    async fn end(&self, run: SyncRun, holder: Holder<'_>, step: Step) -> Result<Outcome, StoreError> {
+        self.end_with_mark(run, holder, step, None).await
     }
 
-    /// Records how the run ended, with the event for webhooks, in one step.
+    /// Records how the run ended, with the event for webhooks, in one step; once.
     async fn end_with_mark(
         &self,
         mut run: SyncRun,
+        holder: Holder<'_>,
         step: Step,
         mark: Option<DateTime<Utc>>,
     ) -> Result<Outcome, StoreError> {
@@ -370,10 +398,10 @@ impl Worker {
             _ => run.status = SyncStatus::Succeeded,
         }
         let event = Event::finished(&run);
-        match self.runs.finish(&run, mark, &event).await {
+        match self.runs.finish(&run, holder, mark, &event).await {
             Ok(()) => {}
             Err(StoreError::Conflict(m)) => {
-                tracing::warn!(sync = %run.id, reason = %m, "another worker holds the run; not finishing it here");
+                tracing::warn!(sync = %run.id, reason = %m, "the run ended elsewhere or is held by another invocation");
                 return Ok(Outcome::Superseded);
             }
             Err(e) => return Err(e),
