@@ -1215,6 +1215,23 @@ def test_touch(s4, sap):
     )
 
 
+def test_a_touch_can_wait_for_the_next_page_read(s4, sap):
+    """A user's change between two page reads: a client paging by offset then skips a record."""
+    request = {"tenant": sap.tenant, "entitySet": "A_PurchaseOrder", "key": "4500000001", "changes": {"PaymentTerms": "ZB99"}}
+    assert s4.control("POST", "/_standin/touch", {**request, "afterNextPage": True}) == {"deferred": request}
+    query = {"$orderby": "LastChangeDateTime asc,PurchaseOrder asc", "$select": "PurchaseOrder,PaymentTerms"}
+    first = sap.get(f"{PO}/A_PurchaseOrder", **query).d
+    assert first["results"][0]["PurchaseOrder"] == "4500000001" and first["results"][0]["PaymentTerms"] != "ZB99"
+    # The change was made after that page: the order moved to the end, and the next page by
+    # offset starts one record further on than the client expects.
+    everything = sap.rows(f"{PO}/A_PurchaseOrder", **query)
+    assert everything[-1] == {**everything[-1], "PurchaseOrder": "4500000001", "PaymentTerms": "ZB99"}
+    second = sap.get(f"{PO}/A_PurchaseOrder", **query, **{"$skip": str(len(first["results"]))}).d["results"]
+    shown = {r["PurchaseOrder"] for r in first["results"] + second}
+    skipped = {r["PurchaseOrder"] for r in everything} - shown
+    assert skipped == {everything[len(first["results"]) - 1]["PurchaseOrder"]}, "the record that moved up a place"
+
+
 def test_request_log(s4, sap):
     sap.get(f"{PO}/A_PurchaseOrder", **{"$top": "3", "$filter": "Supplier eq '17300001'"})
     sap.write("PATCH", f"{PO}/A_PurchaseOrder('4500000007')", {"PaymentTerms": "0003"})

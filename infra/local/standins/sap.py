@@ -508,6 +508,7 @@ class State:
         self.violations = []
         self.faults = {}  # tenant -> [{"match", "method", "responses"}]
         self.passwords = {}  # user or OAuth client -> its password, where changed from DEMO_PASSWORD
+        self.deferred = {}  # (tenant, entity set) -> touches to make once the next page of it is read
         self.seeded = set(seed(services, self.start))  # seeding fails at start, not on a tenant's first request
 
     def data(self, tenant):
@@ -948,6 +949,9 @@ def read_collection(call, set_name, rows, count):
     d["results"] = [render(call, set_name, r, select, expand) for r in page]
     if begin + len(page) < len(rows) and (top is None or len(page) < top):
         d["__next"] = next_link(call, offset + len(page), None if top is None else top - len(page))
+    # A user inside SAP changes records while a client pages through them.
+    for deferred in call.state.deferred.pop((call.tenant, set_name), []):
+        touch(call.state, deferred, call.request.origin)
     return json_reply(200, {"d": d}, returned=len(page))
 
 
@@ -1170,11 +1174,17 @@ def function_import(call, function):
 
 
 def touch(state, payload, origin):
-    """POST /_standin/touch: change a record as a user inside SAP would, stamping the change."""
+    """POST /_standin/touch: change a record as a user inside SAP would, stamping the change.
+    With "afterNextPage": true, the change is made just after the tenant's next read of a page of
+    that entity set (a client paging through the set meets a change between two pages)."""
     tenant, set_name, key, changes = (payload.get(k) for k in ("tenant", "entitySet", "key", "changes"))
     service = state.service_of(set_name) if isinstance(set_name, str) else None
     if not isinstance(tenant, str) or service is None or not isinstance(changes, dict):
         raise ValueError("need tenant, a seeded entitySet, key and changes")
+    if payload.get("afterNextPage"):
+        later = {k: v for k, v in payload.items() if k != "afterNextPage"}
+        state.deferred.setdefault((tenant, set_name), []).append(later)
+        return 200, {"deferred": later}
     et = service.model.sets[set_name]
     key = key if isinstance(key, dict) else {et.keys[0]: key}
     call = Call(state, Request("POST", "/_standin/touch", [], {}, b"", origin), tenant, service, "POST")

@@ -412,13 +412,15 @@ impl Worker {
 }
 
 /// How a fetched record counts, and whether it must be written. A record this very run wrote
-/// before it was stopped counts as it did then and is not written again.
+/// before (it was stopped and carries on, or the record changed while the run went on and came
+/// again) counts as it did then and is not written again — unless it came back changed.
 fn classify(known: Option<&Known>, stored: &StoredRecord, run: &SyncRun) -> (Change, bool) {
     match known {
         None => (Change::Created, true),
-        Some(k) if k.sync_id.as_deref() == Some(run.id.as_str()) => {
+        Some(k) if k.sync_id.as_deref() == Some(run.id.as_str()) && k.hash == stored.hash => {
             (k.change.as_deref().and_then(Change::parse).unwrap_or(Change::Unchanged), false)
         }
+        Some(k) if k.sync_id.as_deref() == Some(run.id.as_str()) => (Change::Updated, true),
         // A full run marks what it saw, so its sweep can tell what vanished.
         Some(k) if k.hash == stored.hash => (Change::Unchanged, run.mode == SyncMode::Full),
         Some(_) => (Change::Updated, true),

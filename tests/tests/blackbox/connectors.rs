@@ -9,6 +9,9 @@ use millwright_blackbox::{Api, StandIn, account, counts, demo_connection, env, f
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+/// SAP's change stamp.
+const CHANGED: &str = "LastChangeDateTime";
+
 /// A user name of its own for one test: its own copy of the stand-in's data.
 fn user(prefix: &str) -> String {
     format!("{prefix}{}", &ulid::Ulid::new().to_string()[16..])
@@ -120,7 +123,10 @@ async fn sap_s4hana_syncs_reads_and_writes_over_odata() {
     let log = sap.requests(&tenant).await;
     let first_pages = requests(&log, "GET", "A_PurchaseOrder");
     assert!(first_pages.len() >= 2, "{orders} orders arrive over server-driven pages: {first_pages:?}");
-    assert!(first_pages[1]["query"]["$skiptoken"].is_string(), "the second page is the server's __next link");
+    // The second page starts after the first page's last record, not at an offset.
+    let second = first_pages[1]["query"]["$filter"].as_str().unwrap_or_default();
+    assert!(second.contains("LastChangeDateTime eq") && second.contains("PurchaseOrder gt '"), "{first_pages:?}");
+    assert!(first_pages[1]["query"].get("$skiptoken").is_none() && first_pages[1]["query"].get("$skip").is_none());
 
     // Reads serve the synced copy in the unified model.
     let po = api.get("/v1/purchase-orders/4500000001", &token).await;
@@ -172,6 +178,30 @@ async fn sap_s4hana_syncs_reads_and_writes_over_odata() {
 }
 
 #[tokio::test]
+async fn a_change_inside_sap_while_a_sync_pages_through_hides_no_record() {
+    let (api, key, tenant, sap) = (Api::new(), account(20), user("PG"), StandIn::of("sap_s4hana"));
+    let (_, token) = connect(&api, &key, "sap_s4hana", &tenant, "cloud").await;
+    let orders = full(&api, &token, "purchase-orders").await;
+    let live = listed(&api, &token, "purchase-orders", None).await;
+    // The order SAP changed longest ago comes first in change order, on the first page.
+    let oldest = live.iter().min_by_key(|po| po["updatedAt"].as_str().unwrap().to_owned()).map(key_of).unwrap();
+    // A user edits it in SAP just after the next full sync has read its first page: it moves to
+    // the end of the change order, and every order after the first page moves up a place.
+    sap.touch(json!({"tenant": tenant, "entitySet": "A_PurchaseOrder", "key": oldest,
+        "changes": {"PaymentTerms": "ZB77"}, "afterNextPage": true}))
+        .await;
+    let run = sync(&api, &token, "purchase-orders", "full").await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let [fetched, _, updated, deleted] = counts(&run);
+    assert_eq!((updated, deleted), (1, 0), "the edit is an update and no order was missed as deleted: {run}");
+    assert!(fetched > orders, "the edited order is read again at its new place: {run}");
+    let after: Vec<String> = listed(&api, &token, "purchase-orders", None).await.iter().map(key_of).collect();
+    assert_eq!(after, live.iter().map(key_of).collect::<Vec<_>>(), "every live order is still live");
+    assert_eq!(api.get(&format!("/v1/purchase-orders/{oldest}"), &token).await.body["data"]["terms"], "ZB77");
+    assert_eq!(sap.violations(&tenant).await, Vec::<Value>::new());
+}
+
+#[tokio::test]
 async fn sap_ecc_names_its_client_and_finds_changes_without_header_timestamps() {
     let (api, key, tenant, ecc) = (Api::new(), account(20), user("ECC"), StandIn::of("sap_ecc"));
     let (_, token) = credits_move_as_priced(&api, &key, "sap_ecc", &tenant, "on_prem", 8).await;
@@ -194,7 +224,11 @@ async fn sap_ecc_names_its_client_and_finds_changes_without_header_timestamps() 
     assert_eq!(counts(&run), [orders, 0, 1, 0], "{run}");
     let log = ecc.requests(&tenant).await;
     assert!(requests(&log, "GET", "MaintenanceOrder")[0]["query"]["$filter"].is_string());
-    assert!(requests(&log, "GET", "A_PurchaseOrder").iter().all(|r| r["query"].get("$filter").is_none()));
+    let headers = requests(&log, "GET", "A_PurchaseOrder");
+    assert!(
+        headers.iter().all(|r| !r["query"]["$filter"].as_str().unwrap_or_default().contains(CHANGED)),
+        "{headers:?}"
+    );
     assert!(log.iter().all(|r| r["query"]["sap-client"] == "100"), "every request names the client: {log:?}");
     assert_eq!(api.get("/v1/work-orders/4000001", &token).await.body["data"]["title"], "Pump P-101 seal leaks again");
 

@@ -135,6 +135,35 @@ fn plausible(key: &str) -> bool {
     !key.is_empty() && key.len() <= 40 && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
+/// Where the next page of changes starts: after the record with this change stamp (none for a
+/// set without one) and key. As a cursor: `<stamp or -> <key>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct After {
+    stamp: Option<DateTime<Utc>>,
+    key: String,
+}
+
+impl After {
+    fn parse(cursor: &str) -> Result<Self, ConnectorError> {
+        let foreign = || ConnectorError::Upstream("not a position this connector gave".into());
+        let (stamp, key) = cursor.split_once(' ').ok_or_else(foreign)?;
+        let stamp = match stamp {
+            "-" => None,
+            s => Some(DateTime::parse_from_rfc3339(s).map_err(|_| foreign())?.to_utc()),
+        };
+        plausible(key).then(|| Self { stamp, key: key.to_owned() }).ok_or_else(foreign)
+    }
+}
+
+impl std::fmt::Display for After {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.stamp {
+            Some(stamp) => write!(f, "{} {}", odata::rfc3339(stamp), self.key),
+            None => write!(f, "- {}", self.key),
+        }
+    }
+}
+
 /// How one connection signs its requests.
 #[derive(Clone)]
 struct Session {
@@ -286,16 +315,33 @@ impl Sap {
         if answer.status.is_success() { Ok(()) } else { Err(odata::failure(answer.status.as_u16(), &answer.body)) }
     }
 
-    /// The query options of a first page of changes.
-    fn first_page(&self, set: &Set, since: Option<DateTime<Utc>>) -> Vec<(&'static str, String)> {
+    /// The query options of a page of changes: at or after `since`, in (change stamp, key)
+    /// order, after the record a cursor names. Paging by that position rather than by offset
+    /// ($skip, or a $skiptoken that counts rows) means a record changed while a sync pages
+    /// through the set only moves further on; it cannot shift one it did not read yet onto a
+    /// page already read.
+    fn page_query(
+        &self,
+        set: &Set,
+        since: Option<DateTime<Utc>>,
+        after: Option<&After>,
+    ) -> Vec<(&'static str, String)> {
         let mut options = vec![("$format", "json".to_owned()), ("$top", PAGE.to_string())];
+        let mut filter = Vec::new();
+        let key_after = |key: &str| format!("{} gt {}", set.key, odata::quoted(key));
         if self.has_change_stamp(set) {
             options.push(("$orderby", format!("{CHANGED} asc,{} asc", set.key)));
-            if let Some(since) = since {
-                options.push(("$filter", format!("{CHANGED} ge {}", odata::datetimeoffset(since))));
+            filter.extend(since.map(|since| format!("{CHANGED} ge {}", odata::datetimeoffset(since))));
+            if let Some(After { stamp: Some(stamp), key }) = after {
+                let stamp = odata::datetimeoffset(*stamp);
+                filter.push(format!("({CHANGED} gt {stamp} or ({CHANGED} eq {stamp} and {}))", key_after(key)));
             }
         } else {
             options.push(("$orderby", format!("{} asc", set.key)));
+            filter.extend(after.map(|a| key_after(&a.key)));
+        }
+        if !filter.is_empty() {
+            options.push(("$filter", filter.join(" and ")));
         }
         if let Some(expand) = set.expand {
             options.push(("$expand", expand.to_owned()));
@@ -306,17 +352,6 @@ impl Sap {
     /// Whether the set carries `LastChangeDateTime` in this flavour.
     fn has_change_stamp(&self, set: &Set) -> bool {
         !(self.flavour == Flavour::Ecc && set.name == "A_PurchaseOrder")
-    }
-
-    /// The URL a cursor names, checked to stay on the connection's own system.
-    fn follow(&self, session: &Session, cursor: &str) -> Result<(Url, usize), ConnectorError> {
-        let foreign = || ConnectorError::Upstream("the system's next-page link leaves the system".into());
-        let (skip, link) = cursor.split_once(' ').ok_or_else(foreign)?;
-        let url = session.base.join(link).map_err(|_| foreign())?;
-        if url.origin() != session.base.origin() || !url.path().starts_with("/sap/opu/odata/") {
-            return Err(foreign());
-        }
-        Ok((url, skip.parse().map_err(|_| foreign())?))
     }
 
     /// Fetches a token for writes, with the session cookies it is bound to.
@@ -496,32 +531,31 @@ impl Connector for Sap {
     ) -> Result<Changes, ConnectorError> {
         let set = Set::of(entity).ok_or(ConnectorError::Unsupported)?;
         let session = self.session(credentials).await?;
-        let (url, skip) = match cursor {
-            Some(cursor) => self.follow(&session, cursor)?,
-            None => (self.url(&session, &format!("{}/{}", set.service, set.name), &self.first_page(&set, since))?, 0),
-        };
-        let page = odata::collection(&self.get_json(&session, url.clone()).await?)?;
-        let count = page.results.len();
+        let after = cursor.map(After::parse).transpose()?;
+        let path = format!("{}/{}", set.service, set.name);
+        let url = self.url(&session, &path, &self.page_query(&set, since, after.as_ref()))?;
+        let page = odata::collection(&self.get_json(&session, url).await?)?;
         let records = page
             .results
             .iter()
             .map(|r| (set.read)(r).ok_or_else(|| ConnectorError::Upstream(format!("a {} without its key", set.name))))
             .collect::<Result<Vec<_>, _>>()?;
-        // The server's own link when it paged; otherwise a full page asks for the next by $skip.
-        let next = match page.next {
-            Some(link) => Some(format!("0 {link}")),
-            None if count >= PAGE => {
-                let skip = skip + count;
-                let mut url = url;
-                let kept: Vec<(String, String)> = url
-                    .query_pairs()
-                    .filter(|(k, _)| k != "$skip")
-                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                    .collect();
-                url.query_pairs_mut().clear().extend_pairs(kept).append_pair("$skip", &skip.to_string());
-                Some(format!("{skip} {url}"))
+        // More when the server says so (its own page may be smaller than $top) or the page is
+        // full; the next one starts after this page's last record.
+        let more = page.next.is_some() || page.results.len() >= PAGE;
+        let next = match page.results.last() {
+            Some(last) if more => {
+                let key = last.get(set.key).and_then(Value::as_str).unwrap_or_default().to_owned();
+                let stamp =
+                    match self.has_change_stamp(&set) {
+                        true => Some(last.get(CHANGED).and_then(odata::date).ok_or_else(|| {
+                            ConnectorError::Upstream(format!("a {} without its {CHANGED}", set.name))
+                        })?),
+                        false => None,
+                    };
+                Some(After { stamp, key }.to_string())
             }
-            None => None,
+            _ => None,
         };
         Ok(Changes { records, next })
     }
@@ -635,33 +669,43 @@ mod tests {
     }
 
     #[test]
-    fn first_pages_filter_on_the_change_stamp_where_the_set_has_one() {
+    fn pages_filter_on_the_change_stamp_and_start_after_the_last_record_read() {
         let since = DateTime::parse_from_rfc3339("2026-11-30T10:00:00Z").unwrap().with_timezone(&Utc);
         let po = Set::of(Entity::PurchaseOrders).unwrap();
         let s4 = Sap::new(Upstream::new(AddressPolicy::default()), Flavour::S4Hana);
-        let options: HashMap<_, _> = s4.first_page(&po, Some(since)).into_iter().collect();
+        let options: HashMap<_, _> = s4.page_query(&po, Some(since), None).into_iter().collect();
         assert_eq!(options["$filter"], "LastChangeDateTime ge datetimeoffset'2026-11-30T10:00:00.000Z'");
+        assert_eq!(options["$orderby"], "LastChangeDateTime asc,PurchaseOrder asc");
         assert_eq!(options["$expand"], "to_PurchaseOrderItem");
+        let after = After::parse("2026-11-30T11:00:00.250Z 4500000007").unwrap();
+        let options: HashMap<_, _> = s4.page_query(&po, Some(since), Some(&after)).into_iter().collect();
+        assert_eq!(
+            options["$filter"],
+            "LastChangeDateTime ge datetimeoffset'2026-11-30T10:00:00.000Z' and (LastChangeDateTime gt \
+             datetimeoffset'2026-11-30T11:00:00.250Z' or (LastChangeDateTime eq datetimeoffset'2026-11-30T11:00:00.250Z' \
+             and PurchaseOrder gt '4500000007'))"
+        );
         let ecc = Sap::new(Upstream::new(AddressPolicy::default()), Flavour::Ecc);
-        let options: HashMap<_, _> = ecc.first_page(&po, Some(since)).into_iter().collect();
+        let options: HashMap<_, _> = ecc.page_query(&po, Some(since), None).into_iter().collect();
         assert!(!options.contains_key("$filter"), "ECC purchase orders have no change stamp");
         assert_eq!(options["$orderby"], "PurchaseOrder asc");
+        let after = After::parse("- 4500000007").unwrap();
+        let options: HashMap<_, _> = ecc.page_query(&po, Some(since), Some(&after)).into_iter().collect();
+        assert_eq!(options["$filter"], "PurchaseOrder gt '4500000007'");
         let wo = Set::of(Entity::WorkOrders).unwrap();
-        assert!(ecc.first_page(&wo, Some(since)).iter().any(|(k, _)| *k == "$filter"));
+        assert!(ecc.page_query(&wo, Some(since), None).iter().any(|(k, _)| *k == "$filter"));
         let url =
             ecc.url(&session(Some("100")), "/sap/opu/odata/sap/API_MAINTENANCEORDER/MaintenanceOrder", &[]).unwrap();
         assert_eq!(url.query(), Some("sap-client=100"));
     }
 
     #[test]
-    fn cursors_stay_on_the_system() {
-        let sap = Sap::new(Upstream::new(AddressPolicy::default()), Flavour::S4Hana);
-        let s = session(None);
-        let (url, skip) = sap.follow(&s, "0 https://sap.example.com/sap/opu/odata/sap/X/A?$skiptoken=5").unwrap();
-        assert_eq!((url.as_str(), skip), ("https://sap.example.com/sap/opu/odata/sap/X/A?$skiptoken=5", 0));
-        assert!(sap.follow(&s, "0 https://evil.example.com/sap/opu/odata/sap/X/A").is_err());
-        assert!(sap.follow(&s, "0 https://sap.example.com/other").is_err());
-        assert!(sap.follow(&s, "garbage").is_err());
+    fn cursors_are_positions_this_connector_gave() {
+        let after = After { stamp: Some("2026-11-30T11:00:00.250Z".parse().unwrap()), key: "4500000007".into() };
+        assert_eq!(After::parse(&after.to_string()).unwrap(), after);
+        for foreign in ["garbage", "0 https://sap.example.com/x", "2026-11-30T11:00:00Z 45'00", "- "] {
+            assert!(After::parse(foreign).is_err(), "{foreign}");
+        }
     }
 
     #[test]
