@@ -834,6 +834,20 @@ def test_touch_changes_a_record_as_a_user_would(client, tenant):
         assert client.post("/_standin/touch", body).status == status, bad
 
 
+def test_a_touch_can_wait_for_the_next_page_read(client, tenant):
+    """A user's change between two page reads, made once, just after the next page is answered."""
+    request = {"tenant": tenant, "objectStructure": "mxapipo", "key": "1002", "changes": {"description": "Edited"}}
+    assert client.post("/_standin/touch", {**request, "afterNextPage": True}).json == {"deferred": request}
+    assert client.record(tenant, "mxapipo", PO_1002)["description"] != "Edited", "not before a page is read"
+    params = {"lean": "1", "oslc.select": "ponum,description", "oslc.orderBy": "+changedate", "oslc.pageSize": "5"}
+    page = client.get(client.api("mxapipo"), params, tenant=tenant).json["member"]
+    assert all(po["description"] != "Edited" for po in page), "the page shows the record as it was"
+    edited = client.record(tenant, "mxapipo", PO_1002)
+    assert edited["description"] == "Edited"
+    client.get(client.api("mxapipo"), params, tenant=tenant)
+    assert client.record(tenant, "mxapipo", PO_1002)["_rowstamp"] == edited["_rowstamp"], "made once"
+
+
 def test_the_stand_in_starts_from_its_own_folder_alone(tmp_path, tenant):
     folder = tmp_path / "standins"
     shutil.copytree(SERVER.parent, folder, ignore=shutil.ignore_patterns("__pycache__"))

@@ -36,7 +36,8 @@ files are at hand. Nothing outside this folder is read: the stand-in starts on a
 
 prints `maximo stand-in on http://127.0.0.1:8901` once it listens (--port 0 picks a free port).
 Control endpoints (no auth, JSON): GET /_standin/health; GET and DELETE /_standin/requests?tenant=T;
-GET /_standin/violations[?tenant=T]; POST /_standin/faults; POST /_standin/touch.
+GET /_standin/violations[?tenant=T]; POST /_standin/faults; POST /_standin/touch (with
+"afterNextPage": true, the change waits for the tenant's next read of a page of that structure).
 """
 
 import argparse
@@ -823,6 +824,7 @@ class Stand:
         self.lock = threading.Lock()
         self.structures, self.seed, self.rowstamp, self.max_page_size = structures, seed, rowstamp, max_page_size
         self.tenants, self.requests, self.violations, self.faults = {}, [], [], []
+        self.deferred = {}  # (tenant, structure) -> touches to make once the next page of it is read
 
     def data(self, tenant):
         """The tenant's records, copied from the seed on first use (lock held)."""
@@ -993,7 +995,7 @@ class Handler(BaseHTTPRequestHandler):
             view = View(self.base, self.stand.data(tenant), self.query.get("internalvalues") == "1",
                         self.query.get("ignorecollectionref") != "1")
             if len(parts) == 1 and self.command == "GET":
-                return self.collection(structure, view)
+                return self.collection(structure, view, tenant)
             if len(parts) == 1 and self.command == "POST":
                 return self.create(structure, view)
             if len(parts) == 2:
@@ -1014,7 +1016,7 @@ class Handler(BaseHTTPRequestHandler):
                           "ID exists.")
         return record
 
-    def collection(self, structure, view):
+    def collection(self, structure, view, tenant):
         """A page of a collection query, with responseInfo as Maximo gives it."""
         query = self.query
         test = where_test(structure, query.get("oslc.where"))
@@ -1030,6 +1032,11 @@ class Handler(BaseHTTPRequestHandler):
             info["previousPage"] = {"href": self.page_href(page - 1)}
         if query.get("collectioncount") == "1":
             info.update(totalCount=len(chosen), totalPages=math.ceil(len(chosen) / size))
+        # A Maximo user changes records while a client pages through them (lock held).
+        for key, changes in self.stand.deferred.pop((tenant, structure.name), []):
+            record = next((r for r in view.data[structure.name] if r[structure.main] == key), None)
+            if record is not None:
+                structure.touch(self.stand, record, changes)
         return 200, {"member": members, "href": f"{self.base}{API}{structure.name}", "responseInfo": info}, {}, len(members)
 
     def positive(self, name, default):
@@ -1158,6 +1165,11 @@ class Handler(BaseHTTPRequestHandler):
         refused = [name for name in changes if name not in structure.kinds or name == "changedate"]
         if refused:
             raise ControlError(400, f"A user cannot change {', '.join(refused)} on {structure.name}.")
+        if body.get("afterNextPage"):
+            # Made just after the tenant's next read of a page of this structure.
+            with self.stand.lock:
+                self.stand.deferred.setdefault((body["tenant"], structure.name), []).append((body["key"], changes))
+            return 200, {"deferred": {k: v for k, v in body.items() if k != "afterNextPage"}}
         with self.stand.lock:
             data = self.stand.data(body["tenant"])
             record = next((r for r in ordered(structure, data[structure.name], None) if r[structure.main] == body["key"]), None)

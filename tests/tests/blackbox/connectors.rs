@@ -202,6 +202,34 @@ async fn a_change_inside_sap_while_a_sync_pages_through_hides_no_record() {
 }
 
 #[tokio::test]
+async fn a_change_inside_maximo_while_a_sync_pages_through_hides_no_record() {
+    let (api, key, tenant, maximo) = (Api::new(), account(20), user("mp"), StandIn::of("ibm_maximo"));
+    let apikey = format!("demo-{tenant}");
+    let (_, token) = connect(&api, &key, "ibm_maximo", &tenant, "cloud").await;
+    let orders = full(&api, &token, "purchase-orders").await;
+    let live = listed(&api, &token, "purchase-orders", None).await;
+    let oldest = live.iter().min_by_key(|po| po["updatedAt"].as_str().unwrap().to_owned()).unwrap();
+    // Edited in Maximo just after the next sync's first page (the stand-in serves 10 a page).
+    maximo
+        .touch(json!({"tenant": apikey, "objectStructure": "mxapipo", "key": oldest["orderNo"],
+            "changes": {"description": "Edited while a sync paged"}, "afterNextPage": true}))
+        .await;
+    maximo.clear(&apikey).await;
+    let run = sync(&api, &token, "purchase-orders", "full").await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let [fetched, _, updated, deleted] = counts(&run);
+    assert_eq!((updated, deleted), (1, 0), "the edit is an update and no order was missed as deleted: {run}");
+    assert!(fetched > orders, "the edited order is read again at its new place: {run}");
+    let after: Vec<String> = listed(&api, &token, "purchase-orders", None).await.iter().map(key_of).collect();
+    assert_eq!(after, live.iter().map(key_of).collect::<Vec<_>>(), "every live order is still live");
+    let edited = api.get(&format!("/v1/purchase-orders/{}", key_of(oldest)), &token).await.body["data"].clone();
+    assert_eq!(edited["remoteData"]["description"], "Edited while a sync paged");
+    let log = maximo.requests(&apikey).await;
+    let pages = requests(&log, "GET", "mxapipo");
+    assert!(pages.len() >= 3 && pages.iter().all(|p| p["query"].get("pageno").is_none()), "{pages:?}");
+}
+
+#[tokio::test]
 async fn sap_ecc_names_its_client_and_finds_changes_without_header_timestamps() {
     let (api, key, tenant, ecc) = (Api::new(), account(20), user("ECC"), StandIn::of("sap_ecc"));
     let (_, token) = credits_move_as_priced(&api, &key, "sap_ecc", &tenant, "on_prem", 8).await;

@@ -20,6 +20,15 @@ async fn expression(connection_id: &str) -> String {
     found.schedule_expression().unwrap().to_owned()
 }
 
+/// A connection without its sync progress, which its first syncs move on while a test runs.
+fn settled(connection: &Value) -> Value {
+    let mut connection = connection.clone();
+    for moving in ["lastSync", "initialSyncPending"] {
+        connection.as_object_mut().unwrap().remove(moving);
+    }
+    connection
+}
+
 #[tokio::test]
 async fn a_connection_changes_name_settings_and_metadata_and_its_schedule_follows() {
     let (api, key) = (Api::new(), account(10));
@@ -39,7 +48,7 @@ async fn a_connection_changes_name_settings_and_metadata_and_its_schedule_follow
     let changed = api.patch(&path, &key, change.clone()).await;
     assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
     let read = api.get(&path, &key).await.body["connection"].clone();
-    assert_eq!(read, changed.body["connection"], "the answer is what is stored");
+    assert_eq!(settled(&read), settled(&changed.body["connection"]), "the answer is what is stored");
     assert_eq!((&read["name"], &read["metadata"]), (&change["name"], &change["metadata"]));
     assert_eq!(read["settings"], change["settings"]);
     assert_eq!(expression(&id).await, "rate(15 minutes)", "the schedule moved with the interval");
@@ -81,7 +90,7 @@ async fn a_connection_changes_name_settings_and_metadata_and_its_schedule_follow
     unlistable.error(422, "ENTITY_NOT_SYNCABLE");
     assert_eq!(unlistable.body["error"]["details"][0]["field"], "settings.syncEntities[1]");
     api.call(Method::PATCH, &path, Some(&key), Some("{\"name\": ")).await.error(400, "INVALID_REQUEST");
-    assert_eq!(api.get(&path, &key).await.body["connection"], before, "nothing changed");
+    assert_eq!(settled(&api.get(&path, &key).await.body["connection"]), settled(&before), "nothing changed");
     assert_eq!(expression(&id).await, "rate(1 minute)");
 
     // Only the owner, with the account key, finds it.

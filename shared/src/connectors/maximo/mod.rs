@@ -11,7 +11,7 @@ use base64::Engine;
 use chrono::{DateTime, Utc};
 use reqwest::{Method, StatusCode, header::HeaderValue};
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use url::Url;
 
 use super::{
@@ -155,6 +155,56 @@ fn writable_record(entity: Entity, key: &str) -> Result<&'static Shape, Connecto
     if is_key(key) { Ok(shape) } else { Err(ConnectorError::NotFound) }
 }
 
+/// Where the next page of changes starts. Maximo's `oslc.where` joins terms with `and` only, so
+/// a position cannot be "after this record" as it is for SAP; it is "changed at or after `from`"
+/// (the last record read), less the records changed in that second already read (`seen`). A
+/// record changed while a sync pages through only moves further on, and no page is asked for by
+/// an offset that such a move shifts — except within one second holding more than a page of
+/// records (then `page` counts on within it). As a cursor: `<from> <page> <key,key,…>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct After {
+    from: DateTime<Utc>,
+    page: u32,
+    seen: BTreeSet<String>,
+}
+
+impl After {
+    fn parse(cursor: &str) -> Result<Self, ConnectorError> {
+        let foreign = || ConnectorError::Upstream("not a position this connector gave".into());
+        let mut parts = cursor.splitn(3, ' ');
+        let from = DateTime::parse_from_rfc3339(parts.next().unwrap_or_default()).map_err(|_| foreign())?.to_utc();
+        let page = parts.next().and_then(|p| p.parse().ok()).filter(|&p| p >= 1).ok_or_else(foreign)?;
+        let seen: BTreeSet<String> =
+            parts.next().unwrap_or_default().split(',').filter(|k| !k.is_empty()).map(String::from).collect();
+        if seen.iter().all(|k| is_key(k)) { Ok(Self { from, page, seen }) } else { Err(foreign()) }
+    }
+
+    /// The position after a page read at `after` (or from `from` when the feed began): past
+    /// the last record's second, or the next page within it when the whole page was that second.
+    fn following(
+        after: Option<&Self>,
+        from: Option<DateTime<Utc>>,
+        last: DateTime<Utc>,
+        read: &[(DateTime<Utc>, String, Record)],
+    ) -> Self {
+        let at_last = read.iter().filter(|(stamp, ..)| *stamp == last).map(|(_, key, _)| key.clone());
+        match after {
+            Some(a) if Some(last) == from => {
+                Self { from: a.from, page: a.page + 1, seen: a.seen.iter().cloned().chain(at_last).collect() }
+            }
+            _ if Some(last) == from => Self { from: last, page: 2, seen: at_last.collect() },
+            _ => Self { from: last, page: 1, seen: at_last.collect() },
+        }
+    }
+}
+
+impl std::fmt::Display for After {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let seen: Vec<&str> = self.seen.iter().map(String::as_str).collect();
+        write!(f, "{} {} {}", maximo_time(self.from), self.page, seen.join(","))
+    }
+}
+
 /// One call's view of a Maximo server: where it is and how to authenticate.
 struct Session<'a> {
     upstream: &'a Upstream,
@@ -172,19 +222,6 @@ impl Session<'_> {
         let mut url = self.base.join(&path).map_err(|e| ConnectorError::Upstream(format!("building a URL: {e}")))?;
         url.query_pairs_mut().extend_pairs(query);
         Ok(url)
-    }
-
-    /// A URL Maximo handed out (a next page), made absolute; refused unless it lies under the
-    /// base URL, so credentials never travel to another server.
-    fn own(&self, href: &str) -> Result<Url, ConnectorError> {
-        let foreign = || ConnectorError::Upstream("Maximo pointed to a page outside its base URL".into());
-        let mut url = self.base.join(href).map_err(|_| foreign())?;
-        url.set_fragment(None);
-        let under = url.origin() == self.base.origin()
-            && url.path().starts_with(self.base.path())
-            && url.username().is_empty()
-            && url.password().is_none();
-        if under { Ok(url) } else { Err(foreign()) }
     }
 
     /// Sends a GET (no body) or a POST with a JSON body, through the shared client: reads may
@@ -397,17 +434,17 @@ impl Connector for Maximo {
     ) -> Result<Changes, ConnectorError> {
         let shape = served(entity)?;
         let session = self.session(credentials)?;
-        let url = match cursor {
-            Some(cursor) => session.own(cursor)?,
-            None => {
-                // Maximo compares to the second: `since` truncated down keeps the bound inclusive.
-                let changed = since.map(|t| format!("changedate>=\"{}\"", maximo_time(t)));
-                let mut query = vec![LEAN, ALL, ("oslc.pageSize", PAGE_SIZE), ("oslc.orderBy", "+changedate")];
-                query.extend(changed.as_deref().map(|w| ("oslc.where", w)));
-                session.url(shape, None, &query)?
-            }
-        };
-        let page = session.read(url, shape.structure).await?.ok_or_else(|| {
+        let after = cursor.map(After::parse).transpose()?;
+        let from = after.as_ref().map(|a| a.from).or(since);
+        let pageno = after.as_ref().map_or(1, |a| a.page).to_string();
+        // Maximo compares to the second: `from` truncated down keeps the bound inclusive.
+        let changed = from.map(|t| format!("changedate>=\"{}\"", maximo_time(t)));
+        let mut query = vec![LEAN, ALL, ("oslc.pageSize", PAGE_SIZE), ("oslc.orderBy", "+changedate")];
+        query.extend(changed.as_deref().map(|w| ("oslc.where", w)));
+        if pageno != "1" {
+            query.push(("pageno", &pageno));
+        }
+        let page = session.read(session.url(shape, None, &query)?, shape.structure).await?.ok_or_else(|| {
             ConnectorError::Upstream(format!(
                 "{}: Maximo does not serve this object structure (HTTP 404)",
                 shape.structure
@@ -417,16 +454,27 @@ impl Connector for Maximo {
             .get("member")
             .and_then(Value::as_array)
             .ok_or_else(|| ConnectorError::Upstream(format!("{}: the answer has no member list", shape.structure)))?;
-        let records = members
-            .iter()
-            .map(|m| {
-                let member = m.as_object().ok_or_else(|| not_a_record(shape))?;
-                Ok(shape.record(key_of(member).ok_or_else(|| not_a_record(shape))?, member))
-            })
-            .collect::<Result<Vec<Record>, ConnectorError>>()?;
+        let mut read = Vec::with_capacity(members.len());
+        for member in members {
+            let member = member.as_object().ok_or_else(|| not_a_record(shape))?;
+            let key = key_of(member).ok_or_else(|| not_a_record(shape))?;
+            let stamp =
+                member.get("changedate").and_then(Value::as_str).and_then(|t| DateTime::parse_from_rfc3339(t).ok());
+            let stamp = stamp.map(|t| t.to_utc()).ok_or_else(|| not_a_record(shape))?;
+            read.push((stamp, key.to_owned(), shape.record(key, member)));
+        }
         // An empty page ends the feed even if Maximo offers another, so a sync cannot loop.
-        let next = page.pointer("/responseInfo/nextPage/href").and_then(Value::as_str).filter(|_| !records.is_empty());
-        let next = next.map(|href| session.own(href).map(String::from)).transpose()?;
+        let more = page.pointer("/responseInfo/nextPage").is_some() && !read.is_empty();
+        let next = match read.last() {
+            Some((last, ..)) if more => Some(After::following(after.as_ref(), from, *last, &read).to_string()),
+            _ => None,
+        };
+        let seen = after.map(|a| a.seen).unwrap_or_default();
+        let records = read
+            .into_iter()
+            .filter(|(stamp, key, _)| !(Some(*stamp) == from && seen.contains(key)))
+            .map(|(.., record)| record)
+            .collect();
         Ok(Changes { records, next })
     }
 
@@ -607,29 +655,6 @@ mod tests {
     }
 
     #[test]
-    fn next_pages_must_stay_under_the_base_url() {
-        let session = Maximo::new(Upstream::new(AddressPolicy::default()));
-        let session = session.session(&api_key("http://127.0.0.1:8093/maximo")).unwrap();
-        let page = "http://127.0.0.1:8093/maximo/api/os/mxapipo?pageno=2&lean=1";
-        assert_eq!(session.own(page).unwrap().as_str(), page);
-        assert_eq!(
-            session.own("oslc/os/mxapiwodetail?pageno=2").unwrap().as_str(),
-            "http://127.0.0.1:8093/maximo/oslc/os/mxapiwodetail?pageno=2"
-        );
-        for foreign in [
-            "http://evil.example/maximo/api/os/mxapipo?pageno=2",
-            "https://127.0.0.1:8093/maximo/api/os/mxapipo",
-            "http://127.0.0.1:8094/maximo/api/os/mxapipo",
-            "http://127.0.0.1:8093/other/api/os/mxapipo",
-            "http://127.0.0.1:8093/maximo/../other",
-            "http://u:p@127.0.0.1:8093/maximo/api/os/mxapipo",
-            "//evil.example/maximo/api",
-        ] {
-            assert!(matches!(session.own(foreign), Err(ConnectorError::Upstream(_))), "{foreign}");
-        }
-    }
-
-    #[test]
     fn maximo_errors_map_by_status_and_reason_code() {
         let answer = |status: u16, body: Value| Answer {
             status: StatusCode::from_u16(status).unwrap(),
@@ -690,28 +715,34 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn changes_page_through_changedate_order_and_follow_next_pages() {
+    async fn changes_page_on_from_the_last_change_read_not_by_page_number() {
+        let member = |base: &str, key: &str, status: &str, changed: &str| {
+            let mut m = po_member(base, key, status);
+            m["changedate"] = json!(changed);
+            m
+        };
         let (base, done) = serve(|base| {
-            let next = format!("{base}/api/os/mxapipo?pageno=2&oslc.pageSize=100&lean=1");
+            let more = json!({"nextPage": {"href": format!("{base}/api/os/mxapipo?pageno=2")}});
             vec![
-                ok(json!({"member": [po_member(base, "_MTAyMi8wL0JFREZPUkQ-", "WAPPR")],
-                    "responseInfo": {"nextPage": {"href": next}, "pagenum": 1}})),
-                ok(json!({"member": [po_member(base, "_MTAyMy8wL0JFREZPUkQ-", "APPR")],
-                        "responseInfo": {"pagenum": 2}})),
+                ok(json!({"member": [member(base, "_MTAyMQ--", "WAPPR", "2026-11-30T10:00:06+00:00"),
+                                     member(base, "_MTAyMi8wL0JFREZPUkQ-", "WAPPR", "2026-11-30T10:00:07+00:00")],
+                    "responseInfo": more})),
+                // Asked from 10:00:07 on: the record of that second already read comes again.
+                ok(json!({"member": [member(base, "_MTAyMi8wL0JFREZPUkQ-", "WAPPR", "2026-11-30T10:00:07+00:00"),
+                                     member(base, "_MTAyMy8wL0JFREZPUkQ-", "APPR", "2026-11-30T10:00:09+00:00")],
+                        "responseInfo": {}})),
             ]
         });
         let since = "2026-11-30T10:00:05.750Z".parse().unwrap();
         let maximo = maximo();
         let first = maximo.changes(&api_key(&base), Entity::PurchaseOrders, Some(since), None).await.unwrap();
-        assert_eq!(first.records.len(), 1);
-        assert_eq!(
-            (first.records[0]["key"].as_str(), first.records[0]["statusKey"].as_str()),
-            (Some("_MTAyMi8wL0JFREZPUkQ-"), Some("pending_approval"))
-        );
+        assert_eq!(first.records.len(), 2);
+        assert_eq!(first.records[1]["statusKey"], "pending_approval");
         let cursor = first.next.unwrap();
-        assert_eq!(cursor, format!("{base}/api/os/mxapipo?pageno=2&oslc.pageSize=100&lean=1"));
+        assert_eq!(cursor, "2026-11-30T10:00:07+00:00 1 _MTAyMi8wL0JFREZPUkQ-");
         let second = maximo.changes(&api_key(&base), Entity::PurchaseOrders, Some(since), Some(&cursor)).await.unwrap();
-        assert_eq!((second.records[0]["statusKey"].as_str(), second.next), (Some("approved"), None));
+        let keys: Vec<_> = second.records.iter().map(|r| r["key"].as_str().unwrap()).collect();
+        assert_eq!((keys, second.next), (vec!["_MTAyMy8wL0JFREZPUkQ-"], None), "the one read before is not again");
 
         let requests = done.join().unwrap();
         assert_eq!(
@@ -719,24 +750,44 @@ mod tests {
             "GET /maximo/api/os/mxapipo?lean=1&oslc.select=*&oslc.pageSize=100&oslc.orderBy=+changedate\
              &oslc.where=changedate>=\"2026-11-30T10:00:05+00:00\" HTTP/1.1"
         );
-        assert_eq!(request_line(&requests[1]), "GET /maximo/api/os/mxapipo?pageno=2&oslc.pageSize=100&lean=1 HTTP/1.1");
+        assert_eq!(
+            request_line(&requests[1]),
+            "GET /maximo/api/os/mxapipo?lean=1&oslc.select=*&oslc.pageSize=100&oslc.orderBy=+changedate\
+             &oslc.where=changedate>=\"2026-11-30T10:00:07+00:00\" HTTP/1.1"
+        );
         for request in &requests {
             assert!(request.contains("apikey: secret-key\r\n") && request.contains("accept: application/json\r\n"));
         }
     }
 
-    #[tokio::test]
-    async fn a_foreign_cursor_is_never_followed() {
-        let err = maximo()
-            .changes(
-                &api_key("http://127.0.0.1:9/maximo"),
-                Entity::Vendors,
-                None,
-                Some("http://evil.example/maximo/api/os/mxapivendor"),
-            )
-            .await
-            .unwrap_err();
-        assert!(matches!(err, ConnectorError::Upstream(_)));
+    #[test]
+    fn a_second_fuller_than_a_page_is_read_on_by_page_number() {
+        let at = |t: &str| -> DateTime<Utc> { t.parse().unwrap() };
+        let read = |keys: &[&str], t: &str| -> Vec<(DateTime<Utc>, String, Record)> {
+            keys.iter().map(|k| (at(t), (*k).to_owned(), Record::new())).collect()
+        };
+        let after = After::parse("2026-11-30T10:00:07+00:00 1 _A").unwrap();
+        let next = After::following(
+            Some(&after),
+            Some(after.from),
+            at("2026-11-30T10:00:07Z"),
+            &read(&["_A", "_B"], "2026-11-30T10:00:07Z"),
+        );
+        assert_eq!(next.to_string(), "2026-11-30T10:00:07+00:00 2 _A,_B");
+        let on = After::following(
+            Some(&next),
+            Some(next.from),
+            at("2026-11-30T10:00:08Z"),
+            &read(&["_C"], "2026-11-30T10:00:08Z"),
+        );
+        assert_eq!(on.to_string(), "2026-11-30T10:00:08+00:00 1 _C");
+        for foreign in [
+            "http://evil.example/maximo/api/os/mxapivendor",
+            "2026-11-30T10:00:07+00:00 0 _A",
+            "2026-11-30T10:00:07+00:00 1 ../x",
+        ] {
+            assert!(After::parse(foreign).is_err(), "{foreign}");
+        }
     }
 
     #[tokio::test]
