@@ -1,10 +1,10 @@
 //! The one error type of the public API. Every non-2xx response is an `ApiError` rendered as
 //! `{"error": {code, type, message, requestId, details}}` (see API.md, Errors).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The machine-readable error codes clients branch on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ErrorCode {
     /// The request is malformed; `details` names the fields.
@@ -102,7 +102,7 @@ impl ErrorCode {
 }
 
 /// One item of `details`: which field, and what is wrong with it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorDetail {
     /// Dotted path of the offending field, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -121,12 +121,15 @@ pub struct ApiError {
     pub message: String,
     /// Field-level detail.
     pub details: Vec<ErrorDetail>,
+    /// A write reached the customer's system and may have been carried out although this is the
+    /// answer: an Idempotency-Key keeps it, so a retry never sends the write again.
+    pub outcome_unknown: bool,
 }
 
 impl ApiError {
     /// An error with a code and message and no details.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), details: Vec::new() }
+        Self { code, message: message.into(), details: Vec::new(), outcome_unknown: false }
     }
 
     /// Adds a detail about a field.
@@ -173,6 +176,19 @@ impl ApiError {
                 Self::internal()
             }
         }
+    }
+
+    /// The error a stored answer of a write whose outcome is unknown holds (its `body`), to
+    /// answer again for the same Idempotency-Key.
+    pub fn unknown_outcome_from(body: &serde_json::Value) -> Option<Self> {
+        let error = body.get("error")?;
+        let mut err = Self::new(
+            serde_json::from_value(error.get("code")?.clone()).ok()?,
+            error.get("message")?.as_str()?.to_owned(),
+        );
+        err.details = serde_json::from_value(error.get("details")?.clone()).ok()?;
+        err.outcome_unknown = true;
+        Some(err)
     }
 
     /// The body of the response, with the request id the `X-Request-Id` header also carries.

@@ -12,6 +12,7 @@ pub mod capabilities;
 pub mod catalog;
 pub mod connections;
 pub mod connectors;
+pub mod deadline;
 pub mod entities;
 pub mod error;
 pub mod events;

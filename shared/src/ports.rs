@@ -164,6 +164,11 @@ pub enum Claim {
         /// Fingerprint of that request.
         fingerprint: String,
     },
+    /// A request with this key was stopped before it finished: what it did is unknown.
+    Abandoned {
+        /// Fingerprint of that request.
+        fingerprint: String,
+    },
 }
 
 /// Idempotency keys of writes, per connection, kept for 24 hours.

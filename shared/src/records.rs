@@ -11,7 +11,7 @@ use crate::{
     capabilities::{Capabilities, Operation},
     catalog,
     connections::credentials,
-    connectors::{Connector, ConnectorError, Connectors, Credentials, ListQuery, Page},
+    connectors::{Connector, ConnectorError, Connectors, Credentials, ListQuery, Page, http::watching_writes},
     entities::{Entity, Record},
     error::{ApiError, ErrorCode},
     ports::{Claim, ConnectionStore, IdempotencyStore, RecordStore, SecretStore, StoreError, StoredResponse},
@@ -85,6 +85,19 @@ pub fn connector_error(system: &str, e: ConnectorError) -> ApiError {
             ApiError::new(ErrorCode::UpstreamError, format!("{name} failed.")).with_detail(reason)
         }
         ConnectorError::Timeout => ApiError::new(ErrorCode::UpstreamTimeout, format!("{name} did not answer in time.")),
+        ConnectorError::Unknown { reason, timed_out } => {
+            let code = if timed_out { ErrorCode::UpstreamTimeout } else { ErrorCode::UpstreamError };
+            let mut err = ApiError::new(
+                code,
+                format!(
+                    "{name} got the write but gave no clear answer; it may have been carried out. Read the \
+                     record before you write it again."
+                ),
+            )
+            .with_detail(reason);
+            err.outcome_unknown = true;
+            err
+        }
         ConnectorError::Unavailable { reason, .. } => {
             ApiError::new(ErrorCode::SystemUnavailable, format!("{name} is unavailable for now; retry later."))
                 .with_detail(reason)
@@ -210,6 +223,9 @@ impl RecordService {
         match self.idempotency.claim(connection_id, key, &fingerprint, Utc::now()).await.map_err(storage)? {
             Claim::Done { fingerprint: first, response } if first == fingerprint => {
                 let body = serde_json::from_str(&response.body).map_err(|_| ApiError::internal())?;
+                if response.status >= 400 {
+                    return Err(ApiError::unknown_outcome_from(&body).ok_or_else(ApiError::internal)?);
+                }
                 return Ok((response.status, body));
             }
             Claim::Done { .. } => return Err(reused()),
@@ -220,14 +236,39 @@ impl RecordService {
                 ));
             }
             Claim::InProgress { .. } => return Err(reused()),
+            Claim::Abandoned { fingerprint: first } if first == fingerprint => {
+                let mut err = ApiError::new(
+                    ErrorCode::UpstreamTimeout,
+                    "The first request with this Idempotency-Key stopped without an answer; its write may \
+                     have been carried out, so it is not sent again. Read the record to see.",
+                );
+                err.outcome_unknown = true;
+                return Err(err);
+            }
+            Claim::Abandoned { .. } => return Err(reused()),
             Claim::Claimed => {}
         }
-        match self.execute(target, entity, &write).await {
+        let (result, wrote) = watching_writes(self.execute(target, entity, &write)).await;
+        match result {
             Ok((status, body)) => {
                 let stored = StoredResponse { status, body: body.to_string() };
                 self.idempotency.complete(connection_id, key, &stored).await.map_err(storage)?;
                 Ok((status, body))
             }
+            // The write may have happened (it reached the system, and what followed failed
+            // without the system refusing it): the key keeps this answer, and a retry gets it
+            // again instead of a second write.
+            Err(mut e) if e.outcome_unknown || (wrote && e.code.status() >= 500) => {
+                if !e.outcome_unknown {
+                    e.outcome_unknown = true;
+                    e = e
+                        .with_detail("The write reached the system before this failure; it may have been carried out.");
+                }
+                let stored = StoredResponse { status: e.code.status(), body: e.body("").to_string() };
+                self.idempotency.complete(connection_id, key, &stored).await.map_err(storage)?;
+                Err(e)
+            }
+            // Refused, or never sent: a retry may send it.
             Err(e) => {
                 self.idempotency.release(connection_id, key).await.map_err(storage)?;
                 Err(e)

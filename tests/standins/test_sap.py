@@ -1178,6 +1178,13 @@ def test_faults(s4, sap):
     began = time.monotonic()
     assert sap.get(f"{EQ}/Equipment").status == 200
     assert time.monotonic() - began >= 1
+    # A stall comes after the work: the change is made before the answer is late.
+    s4.control("POST", "/_standin/faults", {"tenant": sap.tenant, "method": "PATCH", "responses": [{"stallSeconds": 1}]})
+    sap.fetch()
+    began = time.monotonic()
+    assert sap.write("PATCH", path, {"PaymentTerms": "0003"}).status == 204
+    assert time.monotonic() - began >= 1
+    assert sap.get(path).d["PaymentTerms"] == "0003"
 
 
 def test_touch(s4, sap):

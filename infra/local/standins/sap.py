@@ -723,6 +723,9 @@ def serve(state, request):
                 if fault and ("status" in fault or fault.get("csrf")):
                     raise Answer(fault_reply(state, request, tenant, fault))
                 reply = odata_request(state, request, tenant)
+            # Done, and then no answer for a while: a client that stops waiting cannot know.
+            if fault and fault.get("stallSeconds"):
+                time.sleep(float(fault["stallSeconds"]))
     except Answer as answer:
         reply = answer.reply
     with state.lock:
@@ -1211,12 +1214,15 @@ def add_faults(state, payload, _origin):
         or not isinstance(responses, list)
         or not all(isinstance(r, dict) for r in responses)
     ):
-        raise ValueError("need tenant and responses: [{status…} | {delaySeconds…} | {status: 403, csrf: true}]")
+        raise ValueError(
+            "need tenant and responses: [{status…} | {delaySeconds…} | {stallSeconds…} | {status: 403, csrf: true}]"
+        )
     for entry in responses:
-        if "status" not in entry and not entry.get("csrf") and "delaySeconds" not in entry:
-            raise ValueError(f"fault {entry} has no status, csrf or delaySeconds")
+        if not ({"status", "delaySeconds", "stallSeconds"} & entry.keys()) and not entry.get("csrf"):
+            raise ValueError(f"fault {entry} has no status, csrf, delaySeconds or stallSeconds")
         HTTPStatus(int(entry.get("status", 403)))  # ValueError for a status HTTP does not have
         float(entry.get("delaySeconds", 0))
+        float(entry.get("stallSeconds", 0))
     method = payload.get("method")
     rule = {
         "match": payload.get("match") or "",

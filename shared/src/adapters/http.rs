@@ -5,7 +5,12 @@
 use lambda_http::{Body, Request, RequestExt, Response, service_fn};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use std::{collections::HashMap, future::Future, sync::Arc, time::Instant};
+use std::{
+    collections::HashMap,
+    future::Future,
+    sync::Arc,
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
 
 use super::metering;
 use crate::error::{ApiError, ErrorCode};
@@ -17,6 +22,8 @@ pub const MAX_BODY_BYTES: usize = 1 << 20;
 pub const MAX_SEGMENT_BYTES: usize = 512;
 /// The longest query parameter value (a cursor, a filter).
 pub const MAX_QUERY_VALUE_BYTES: usize = 1024;
+/// Kept back from the invocation's deadline to answer (and store what must be stored).
+const ANSWER_MARGIN: Duration = Duration::from_millis(2500);
 
 /// The parts of a request the routers use.
 pub struct ApiRequest {
@@ -139,6 +146,17 @@ pub fn no_route() -> ApiError {
     ApiError::new(ErrorCode::NotFound, "No such endpoint; see GET /v1/openapi.json.")
 }
 
+/// When the request must be answered: the invocation's deadline less the margin to answer.
+fn answer_by(event: &Request) -> Instant {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let left = event
+        .lambda_context_ref()
+        .map(|c| Duration::from_millis(c.deadline).saturating_sub(now))
+        .filter(|left| !left.is_zero())
+        .unwrap_or(Duration::from_secs(29));
+    Instant::now() + left.saturating_sub(ANSWER_MARGIN)
+}
+
 fn request_id(event: &Request) -> String {
     let raw = event.lambda_context_ref().map(|c| c.request_id.replace('-', "")).unwrap_or_default();
     if raw.is_empty() { format!("req_{}", ulid::Ulid::new().to_string().to_lowercase()) } else { format!("req_{raw}") }
@@ -203,7 +221,7 @@ where
                 (request.request_id.clone(), request.method.clone(), event.raw_http_path().to_owned());
             let outcome = match request.oversized() {
                 Some(refused) => Err(refused),
-                None => route(state, request).await,
+                None => crate::deadline::within(answer_by(&event), route(state, request)).await,
             };
             let status = outcome.as_ref().map_or_else(|e| e.code.status(), |r| r.status);
             let (millis, aws_calls) = (started.elapsed().as_millis() as u64, metering::take());

@@ -1,5 +1,7 @@
 //! `IdempotencyStore` on DynamoDB: one item per connection and key, claimed with a conditional
 //! put, expiring after 24 hours (TTL deletes lazily, so expiry is also checked on every claim).
+//! A claim whose request ended without finishing it (its function was stopped) is never taken
+//! over: what that request did is unknown.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::{Client, error::DisplayErrorContext, types::AttributeValue};
@@ -10,7 +12,8 @@ use crate::ports::{Claim, IdempotencyStore, StoreError, StoredResponse};
 
 /// How long a key is remembered.
 const RETENTION: Duration = Duration::hours(24);
-/// How long a claim whose request never finished blocks retries.
+/// How long a request may hold its claim: longer than any function runs. A claim older than
+/// this is of a request that was stopped.
 const LOCK: Duration = Duration::seconds(60);
 
 /// Idempotency keys in their table.
@@ -54,12 +57,8 @@ impl IdempotencyStore for DynamoIdempotency {
             .item("state", AttributeValue::S("pending".into()))
             .item("lockedUntil", epoch(now + LOCK))
             .item("expiresAt", epoch(now + RETENTION))
-            .condition_expression(
-                "attribute_not_exists(id) OR expiresAt < :now OR (#state = :pending AND lockedUntil < :now)",
-            )
-            .expression_attribute_names("#state", "state")
+            .condition_expression("attribute_not_exists(id) OR expiresAt < :now")
             .expression_attribute_values(":now", epoch(now))
-            .expression_attribute_values(":pending", AttributeValue::S("pending".into()))
             .send()
             .await;
         match put {
@@ -87,6 +86,11 @@ impl IdempotencyStore for DynamoIdempotency {
                     body: body.to_owned(),
                 },
             }),
+            _ if item.get("lockedUntil").and_then(|v| v.as_n().ok()).and_then(|n| n.parse::<i64>().ok())
+                < Some(now.timestamp()) =>
+            {
+                Ok(Claim::Abandoned { fingerprint: first })
+            }
             _ => Ok(Claim::InProgress { fingerprint: first }),
         }
     }

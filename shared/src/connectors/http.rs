@@ -11,7 +11,31 @@ use chrono::{DateTime, Utc};
 use reqwest::{RequestBuilder, StatusCode, header::HeaderMap};
 
 use super::ConnectorError;
-use crate::webhooks::{AddressPolicy, GuardedResolver, Refused};
+use crate::{
+    deadline,
+    webhooks::{AddressPolicy, GuardedResolver, Refused},
+};
+
+tokio::task_local! {
+    /// Set once a non-replayable request (a write) of the watched work reached a system.
+    static WROTE: std::cell::Cell<bool>;
+}
+
+/// Runs `work` and says whether it sent a system a write (whatever came of it): once it has, a
+/// failure after it leaves the write's outcome to the system, and it must not be sent again.
+pub async fn watching_writes<F: std::future::Future>(work: F) -> (F::Output, bool) {
+    WROTE
+        .scope(std::cell::Cell::new(false), async {
+            let out = work.await;
+            (out, WROTE.with(std::cell::Cell::get))
+        })
+        .await
+}
+
+/// The least time an attempt is worth starting with.
+const MIN_ATTEMPT: Duration = Duration::from_secs(1);
+/// The largest answer read from a system.
+pub const MAX_ANSWER_BYTES: usize = 32 << 20;
 
 /// How hard a call tries before it gives up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,7 +187,14 @@ impl Upstream {
         let mut attempt = 1;
         loop {
             let last = attempt >= self.policy.attempts;
-            let request = build().build().map_err(|e| ConnectorError::Upstream(format!("a bad request: {e}")))?;
+            let mut request = build().build().map_err(|e| ConnectorError::Upstream(format!("a bad request: {e}")))?;
+            // An attempt gets its own timeout, within what the API request has left; with too
+            // little left it is not made (nothing was sent, so nothing is uncertain).
+            let left = deadline::remaining();
+            if left.is_some_and(|l| l < MIN_ATTEMPT) {
+                return Err(ConnectorError::Timeout);
+            }
+            *request.timeout_mut() = Some(left.map_or(self.policy.timeout, |l| l.min(self.policy.timeout)));
             let host = request.url().host_str().unwrap_or_default().to_owned();
             // Address literals never reach the resolver, which checks host names.
             if let Err(refused) = self.addresses.check_url(request.url().as_str()) {
@@ -173,15 +204,26 @@ impl Upstream {
             if let Some(refused) = sent.as_ref().err().and_then(refusal) {
                 return Err(ConnectorError::Rejected(format!("{host} {refused}")));
             }
+            if replay == Replay::Unsafe && sent.as_ref().err().is_none_or(|e| !e.is_connect()) {
+                let _ = WROTE.try_with(|wrote| wrote.set(true));
+            }
+            // A write that reached the system and got no clear answer may have happened: it is
+            // never sent again, and the caller learns the outcome is unknown.
+            let unknown = |reason: String, timed_out| ConnectorError::Unknown { reason, timed_out };
             let failure = match sent {
                 Ok(response) => {
                     let status = response.status();
                     let headers = response.headers().clone();
-                    let body = match response.bytes().await {
-                        Ok(body) => body.to_vec(),
-                        Err(e) if e.is_timeout() => return Err(ConnectorError::Timeout),
-                        Err(e) => return Err(ConnectorError::Upstream(format!("reading the answer failed: {e}"))),
+                    let body = match read_body(response).await {
+                        Ok(body) => body,
+                        Err(e) if replay == Replay::Unsafe => {
+                            return Err(unknown(e.to_string(), e == ConnectorError::Timeout));
+                        }
+                        Err(e) => return Err(e),
                     };
+                    if replay == Replay::Unsafe && uncertain(status) {
+                        return Err(unknown(format!("HTTP {status}"), status == StatusCode::GATEWAY_TIMEOUT));
+                    }
                     if !transient(status, replay) {
                         return Ok(Answer { status, headers, body });
                     }
@@ -202,22 +244,52 @@ impl Upstream {
                     if let Some(asked) = asked {
                         wait = asked;
                     }
-                    None
+                    give_up(status, detail, asked)
                 }
-                // A write that timed out may have happened: never send it again.
-                Err(e) if e.is_timeout() && (last || replay == Replay::Unsafe) => return Err(ConnectorError::Timeout),
-                Err(e) if e.is_timeout() => Some(ConnectorError::Timeout),
-                Err(e) if e.is_connect() && !last => Some(ConnectorError::Upstream(format!("cannot connect: {e}"))),
+                Err(e) if e.is_timeout() && replay == Replay::Unsafe => {
+                    return Err(unknown("no answer in time".into(), true));
+                }
+                Err(e) if e.is_timeout() && last => return Err(ConnectorError::Timeout),
+                Err(e) if e.is_timeout() => ConnectorError::Timeout,
+                Err(e) if e.is_connect() && !last => ConnectorError::Upstream(format!("cannot connect: {e}")),
                 Err(e) => return Err(ConnectorError::Upstream(format!("the request failed: {e}"))),
             };
-            if let Some(failure) = &failure {
-                tracing::info!(attempt, reason = %failure, "system did not answer; retrying");
+            // No wait the request has no time for: what the last attempt met is the answer.
+            if deadline::remaining().is_some_and(|l| l < wait + MIN_ATTEMPT) {
+                return Err(failure);
             }
+            tracing::info!(attempt, reason = %failure, "system did not answer; retrying");
             tokio::time::sleep(wait).await;
             wait = (wait * 2).min(self.policy.max_wait);
             attempt += 1;
         }
     }
+}
+
+/// The answer's body, up to `MAX_ANSWER_BYTES`: a system (or a hostile base URL) cannot make a
+/// function hold more.
+async fn read_body(mut response: reqwest::Response) -> Result<Vec<u8>, ConnectorError> {
+    let mut body = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) if body.len() + chunk.len() > MAX_ANSWER_BYTES => {
+                return Err(ConnectorError::Upstream(format!(
+                    "the answer is larger than {} MiB",
+                    MAX_ANSWER_BYTES >> 20
+                )));
+            }
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+            Ok(None) => return Ok(body),
+            Err(e) if e.is_timeout() => return Err(ConnectorError::Timeout),
+            Err(e) => return Err(ConnectorError::Upstream(format!("reading the answer failed: {e}"))),
+        }
+    }
+}
+
+/// Whether a write's answer leaves its effect unknown: the system or a gateway before it failed
+/// while handling it (500, 502, 504). 429 and 503 say the system did not act.
+fn uncertain(status: StatusCode) -> bool {
+    matches!(status, StatusCode::INTERNAL_SERVER_ERROR | StatusCode::BAD_GATEWAY | StatusCode::GATEWAY_TIMEOUT)
 }
 
 #[cfg(test)]
@@ -259,6 +331,35 @@ mod tests {
         let url = format!("http://127.0.0.1:{closed}/x");
         let refused = local.send(Replay::Safe, || local.client().get(&url)).await;
         assert!(matches!(refused, Err(ConnectorError::Upstream(_))), "the local-dev switch lets 127.0.0.1 through");
+    }
+
+    #[tokio::test]
+    async fn a_request_stops_in_its_time_and_an_unanswered_write_is_of_unknown_outcome() {
+        // A system that takes every connection and never answers.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/x", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+        let upstream = Upstream::new(AddressPolicy { allow_local: true });
+        let time = |millis| std::time::Instant::now() + Duration::from_millis(millis);
+
+        let began = std::time::Instant::now();
+        let read = deadline::within(time(2500), upstream.send(Replay::Safe, || upstream.client().get(&url))).await;
+        assert!(matches!(read, Err(ConnectorError::Timeout)), "{read:?}");
+        assert!(began.elapsed() < Duration::from_secs(3), "stopped within its time, not after 3 × 8 s");
+
+        let send = upstream.send(Replay::Unsafe, || upstream.client().post(&url));
+        let (write, wrote) = watching_writes(deadline::within(time(2500), send)).await;
+        assert!(matches!(write, Err(ConnectorError::Unknown { timed_out: true, .. })), "{write:?}");
+        assert!(wrote, "the write reached the system");
+
+        let send = upstream.send(Replay::Unsafe, || upstream.client().post(&url));
+        let (late, wrote) = watching_writes(deadline::within(time(500), send)).await;
+        assert!(matches!(late, Err(ConnectorError::Timeout)) && !wrote, "too little time: not sent at all");
     }
 
     #[test]

@@ -69,6 +69,15 @@ pub enum ConnectorError {
     /// The system did not answer in time.
     #[error("system timed out")]
     Timeout,
+    /// A write reached the system and got no clear answer (it timed out, or the system failed
+    /// while handling it): it may have been carried out. It is not sent again.
+    #[error("outcome unknown: {reason}")]
+    Unknown {
+        /// What happened instead of an answer.
+        reason: String,
+        /// Whether it was a timeout (else a failure answer).
+        timed_out: bool,
+    },
     /// The system is overloaded or down for now (429, 503), after the retries a call can wait
     /// for.
     #[error("system unavailable: {reason}")]

@@ -5,9 +5,10 @@
 //! empty as long as every request keeps to the vendor's spec files.
 
 use crate::stored::events_of;
-use millwright_blackbox::{Api, StandIn, account, counts, demo_connection, env, first_sync_succeeds, follow};
+use millwright_blackbox::{Api, StandIn, account, counts, demo_connection, env, first_sync_succeeds, follow, wait_for};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use std::time::Duration;
 
 /// SAP's change stamp.
 const CHANGED: &str = "LastChangeDateTime";
@@ -227,6 +228,35 @@ async fn a_change_inside_maximo_while_a_sync_pages_through_hides_no_record() {
     let log = maximo.requests(&apikey).await;
     let pages = requests(&log, "GET", "mxapipo");
     assert!(pages.len() >= 3 && pages.iter().all(|p| p["query"].get("pageno").is_none()), "{pages:?}");
+}
+
+#[tokio::test]
+async fn a_write_sap_carried_out_but_never_answered_is_not_sent_again_for_its_key() {
+    let (api, key, tenant, sap) = (Api::new(), account(20), user("IK"), StandIn::of("sap_s4hana"));
+    let (_, token) = connect(&api, &key, "sap_s4hana", &tenant, "cloud").await;
+    // SAP creates the order, then answers only after the connector has stopped waiting.
+    sap.faults(&tenant, "A_PurchaseOrder", json!([{"stallSeconds": 12}])).await;
+    let order = json!({"vendorKey": "17300001", "siteKey": "1010", "currencyKey": "EUR",
+        "lineItems": [{"materialKey": "TG11", "quantity": "5", "price": "12.50"}]});
+    let first = api.write_once(Method::POST, "/v1/purchase-orders", &token, &order, "order-77").await;
+    first.error(504, "UPSTREAM_TIMEOUT");
+    assert!(first.body["error"]["message"].as_str().unwrap().contains("may have been carried out"), "{}", first.body);
+    // The client retries with the same key: the same answer, and nothing is sent to SAP.
+    let again = api.write_once(Method::POST, "/v1/purchase-orders", &token, &order, "order-77").await;
+    again.error(504, "UPSTREAM_TIMEOUT");
+    assert_eq!(again.body["error"]["message"], first.body["error"]["message"]);
+    let log = wait_for("SAP's answer to the stalled create", Duration::from_millis(500), || async {
+        let log = sap.requests(&tenant).await;
+        match log.iter().any(|r| r["method"] == "POST" && r["status"] == 201) {
+            true => Ok(log),
+            false => Err(format!("{log:?}")),
+        }
+    })
+    .await;
+    assert_eq!(requests(&log, "POST", "A_PurchaseOrder").len(), 1, "one order in SAP: {log:?}");
+    // A new key is a new write.
+    let other = api.write_once(Method::POST, "/v1/purchase-orders", &token, &order, "order-78").await;
+    assert_eq!(other.status, StatusCode::CREATED, "{}", other.body);
 }
 
 #[tokio::test]
