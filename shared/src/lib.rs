@@ -16,6 +16,7 @@ pub mod deadline;
 pub mod entities;
 pub mod error;
 pub mod events;
+pub mod idempotency;
 pub mod model;
 pub mod openapi;
 pub mod page;

@@ -2,9 +2,7 @@
 //! sandbox), and writes that are checked against the system's capabilities before the system is
 //! called and made idempotent with `Idempotency-Key`.
 
-use chrono::Utc;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
 use crate::{
@@ -14,7 +12,8 @@ use crate::{
     connectors::{Connector, ConnectorError, Connectors, Credentials, ListQuery, Page, http::watching_writes},
     entities::{Entity, Record},
     error::{ApiError, ErrorCode},
-    ports::{Claim, ConnectionStore, IdempotencyStore, RecordStore, SecretStore, StoreError, StoredResponse},
+    idempotency::{self, Begun},
+    ports::{ConnectionStore, IdempotencyStore, RecordStore, SecretStore, StoreError},
     sync::{StoredRecord, partition},
 };
 
@@ -51,12 +50,9 @@ impl Write {
             Write::ChangeStatus(key, status) => json!(["status", entity.path(), key, status]),
             Write::Delete(key) => json!(["delete", entity.path(), key]),
         };
-        hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
+        idempotency::fingerprint(&canonical)
     }
 }
-
-/// The longest idempotency key accepted.
-const MAX_IDEMPOTENCY_KEY: usize = 255;
 
 /// Turns what a connector reports into the API's error.
 pub fn connector_error(system: &str, e: ConnectorError) -> ApiError {
@@ -210,68 +206,12 @@ impl RecordService {
         let Some(key) = idempotency_key else {
             return self.execute(target, entity, &write).await;
         };
-        if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY || key.chars().any(|c| c.is_control()) {
-            return Err(ApiError::invalid_field("Idempotency-Key", "1 to 255 printable characters"));
-        }
         let fingerprint = write.fingerprint(entity);
-        let reused = || {
-            ApiError::new(
-                ErrorCode::IdempotencyKeyReused,
-                "This Idempotency-Key was used with a different request in the last 24 hours.",
-            )
-        };
-        match self.idempotency.claim(connection_id, key, &fingerprint, Utc::now()).await.map_err(storage)? {
-            Claim::Done { fingerprint: first, response } if first == fingerprint => {
-                let body = serde_json::from_str(&response.body).map_err(|_| ApiError::internal())?;
-                if response.status >= 400 {
-                    return Err(ApiError::unknown_outcome_from(&body).ok_or_else(ApiError::internal)?);
-                }
-                return Ok((response.status, body));
-            }
-            Claim::Done { .. } => return Err(reused()),
-            Claim::InProgress { fingerprint: first } if first == fingerprint => {
-                return Err(ApiError::new(
-                    ErrorCode::Conflict,
-                    "A request with this Idempotency-Key is still running; retry shortly.",
-                ));
-            }
-            Claim::InProgress { .. } => return Err(reused()),
-            Claim::Abandoned { fingerprint: first } if first == fingerprint => {
-                let mut err = ApiError::new(
-                    ErrorCode::UpstreamTimeout,
-                    "The first request with this Idempotency-Key stopped without an answer; its write may \
-                     have been carried out, so it is not sent again. Read the record to see.",
-                );
-                err.outcome_unknown = true;
-                return Err(err);
-            }
-            Claim::Abandoned { .. } => return Err(reused()),
-            Claim::Claimed => {}
-        }
-        let (result, wrote) = watching_writes(self.execute(target, entity, &write)).await;
-        match result {
-            Ok((status, body)) => {
-                let stored = StoredResponse { status, body: body.to_string() };
-                self.idempotency.complete(connection_id, key, &stored).await.map_err(storage)?;
-                Ok((status, body))
-            }
-            // The write may have happened (it reached the system, and what followed failed
-            // without the system refusing it): the key keeps this answer, and a retry gets it
-            // again instead of a second write.
-            Err(mut e) if e.outcome_unknown || (wrote && e.code.status() >= 500) => {
-                if !e.outcome_unknown {
-                    e.outcome_unknown = true;
-                    e = e
-                        .with_detail("The write reached the system before this failure; it may have been carried out.");
-                }
-                let stored = StoredResponse { status: e.code.status(), body: e.body("").to_string() };
-                self.idempotency.complete(connection_id, key, &stored).await.map_err(storage)?;
-                Err(e)
-            }
-            // Refused, or never sent: a retry may send it.
-            Err(e) => {
-                self.idempotency.release(connection_id, key).await.map_err(storage)?;
-                Err(e)
+        match idempotency::begin(self.idempotency.as_ref(), connection_id, key, &fingerprint).await? {
+            Begun::Replay(status, body) => Ok((status, body)),
+            Begun::Run(claimed) => {
+                let (result, wrote) = watching_writes(self.execute(target, entity, &write)).await;
+                claimed.finish(result, Value::clone, wrote).await
             }
         }
     }

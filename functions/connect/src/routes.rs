@@ -9,6 +9,7 @@ use millwright::{
     auth::require_account,
     connections::{ConnectRequest, ConnectionPatch, new_connection_id},
     error::ApiError,
+    idempotency::{self, Begun},
     openapi, page,
 };
 use serde_json::{Value, json};
@@ -43,9 +44,36 @@ pub async fn route(services: Arc<Services>, request: ApiRequest) -> Result<Reply
     }
 }
 
+/// Connects, once per `Idempotency-Key` when one is given: a retry with the same key and body
+/// answers 200 with the connection it made, without its token or webhook secret (shown once,
+/// never stored: rotate them if that first answer was lost), and charges nothing again.
 async fn connect(services: &Services, request: &ApiRequest) -> Result<Reply, ApiError> {
     let caller = services.caller(request).await?;
     let account = require_account(&caller)?;
+    let Some(key) = request.header("idempotency-key") else {
+        return connect_now(services, account, request).await.map(Reply::created);
+    };
+    let fingerprint = idempotency::fingerprint(&json!(["connect", request.json::<Value>()?]));
+    let scope = format!("{account}#connect");
+    match idempotency::begin(services.idempotency.as_ref(), &scope, key, &fingerprint).await? {
+        Begun::Replay(_, body) => Ok(Reply::ok(body)),
+        Begun::Run(claimed) => {
+            let made = connect_now(services, account, request).await.map(|body| (201, body));
+            let shown_once = |body: &Value| {
+                let mut kept = body.clone();
+                kept["token"] = Value::Null;
+                kept["webhook"] = Value::Null;
+                kept
+            };
+            let (status, body) = claimed.finish(made, shown_once, false).await?;
+            Ok(Reply { status, body })
+        }
+    }
+}
+
+/// Checks the credentials with the system, charges the credits and makes the connection, its
+/// token, its own webhook endpoint when asked and its first sync; answers the 201 body.
+async fn connect_now(services: &Services, account: &str, request: &ApiRequest) -> Result<Value, ApiError> {
     let mut body: ConnectRequest = request.json()?;
     // The connection's own endpoint exists before the connection does, so that it hears the
     // connection's very first event; a connect that fails takes it away again.
@@ -70,9 +98,9 @@ async fn connect(services: &Services, request: &ApiRequest) -> Result<Reply, Api
     let initial = services.syncs.initial(&connection).await;
     let initial_sync =
         initial.map(|runs| json!({"mode": "full", "syncIds": runs.iter().map(|r| &r.id).collect::<Vec<_>>()}));
-    Ok(Reply::created(json!({
+    Ok(json!({
         "connection": connection, "token": token.plaintext, "initialSync": initial_sync, "webhook": webhook,
-    })))
+    }))
 }
 
 /// Changes a connection, and its own webhook endpoint when the body names `webhookUrl` (whose

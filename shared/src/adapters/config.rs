@@ -14,7 +14,7 @@ use crate::{
     connectors::Connectors,
     error::ApiError,
     model::Principal,
-    ports::{AccountStore, TokenStore},
+    ports::{AccountStore, IdempotencyStore, TokenStore},
     records::RecordService,
     sync::{SyncService, Worker},
     webhooks::{AddressPolicy, Dispatcher, Fanout, WebhookService},
@@ -248,6 +248,7 @@ impl Backends {
         Services {
             tokens: self.store.clone(),
             accounts: self.store.clone(),
+            idempotency: self.idempotency.clone(),
             records: RecordService::new(
                 connectors.clone(),
                 self.idempotency.clone(),
@@ -269,6 +270,8 @@ pub struct Services {
     pub tokens: Arc<dyn TokenStore>,
     /// Credit pools.
     pub accounts: Arc<dyn AccountStore>,
+    /// Idempotency keys (of connects; data writes hold their own through `records`).
+    pub idempotency: Arc<dyn IdempotencyStore>,
     /// Connection operations.
     pub connections: ConnectionService,
     /// Data calls.

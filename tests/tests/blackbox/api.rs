@@ -4,7 +4,7 @@
 //! Needs `MILLWRIGHT_API_URL`, `MILLWRIGHT_ADMIN_BIN` (opens accounts), `MILLWRIGHT_STACK_LOG`
 //! (the stack's captured output) and the stack's AWS settings (`.local/stack.env`).
 
-use millwright_blackbox::{Api, account, env, log_line};
+use millwright_blackbox::{Api, account, demo_connection, env, log_line};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -124,6 +124,28 @@ async fn bad_input_gets_the_right_error_and_moves_nothing() {
     let after = api.credits(&key).await;
     assert_eq!(after["available"], before["available"]);
     assert_eq!(after["total"], before["total"]);
+}
+
+#[tokio::test]
+async fn a_connect_retried_with_its_idempotency_key_connects_and_charges_once() {
+    let api = Api::new();
+    let key = account(5);
+    let mut body = demo_connection("ibm_maximo", &format!("retry-{}", ulid::Ulid::new()));
+    body["initialSync"] = json!(false);
+    let first = api.write_once(Method::POST, "/v1/connections", &key, &body, "onboard-acme").await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
+    assert!(first.body["token"].is_string());
+    // The answer was lost; the client sends the same request again.
+    let again = api.write_once(Method::POST, "/v1/connections", &key, &body, "onboard-acme").await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+    assert_eq!(again.body["connection"]["id"], first.body["connection"]["id"]);
+    assert!(again.body["token"].is_null(), "a token is shown once and never stored");
+    assert_eq!(api.credits(&key).await["available"], 3, "charged once: a Maximo cloud connection costs 2");
+    let listed = api.get("/v1/connections", &key).await.body["data"].as_array().unwrap().len();
+    assert_eq!(listed, 1, "one connection");
+    let other = json!({"system": "sandbox", "credentials": {"apiKey": "k"}});
+    let reused = api.write_once(Method::POST, "/v1/connections", &key, &other, "onboard-acme").await;
+    reused.error(409, "IDEMPOTENCY_KEY_REUSED");
 }
 
 #[tokio::test]
