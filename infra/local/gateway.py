@@ -47,10 +47,12 @@ class Route:
     @property
     def key(self):
         """The routeKey API Gateway names the route by."""
-        return f"{self.method} {self.path}"
+        return DEFAULT_ROUTE if self.path == DEFAULT_ROUTE else f"{self.method} {self.path}"
 
     def match(self, method, path):
         """(specificity, path parameters) when the route takes this request, else None."""
+        if self.path == DEFAULT_ROUTE:
+            return [], {}  # the least specific of all: what no other route takes
         if self.method not in (method, "ANY"):
             return None
         segments = path.split("/")
@@ -68,6 +70,10 @@ class Route:
             else:
                 return None
         return rank, params
+
+
+# The route that takes every request no other route matches.
+DEFAULT_ROUTE = "$default"
 
 
 def routes_of(specs):

@@ -149,6 +149,23 @@ async fn a_connect_retried_with_its_idempotency_key_connects_and_charges_once() 
 }
 
 #[tokio::test]
+async fn what_no_route_takes_gets_the_structured_404() {
+    let api = Api::new();
+    let key = account(1);
+    for (method, path) in [
+        (Method::GET, "/"),
+        (Method::GET, "/v2/connections"),
+        (Method::PUT, "/v1/connections"),
+        (Method::DELETE, "/v1/credits"),
+        (Method::GET, "/v1/connections/a/b/c"),
+    ] {
+        let answer = api.call(method.clone(), path, Some(&key), None).await;
+        answer.error(404, "NOT_FOUND");
+        assert!(answer.body["error"]["message"].as_str().unwrap().contains("openapi.json"), "{method} {path}");
+    }
+}
+
+#[tokio::test]
 async fn one_account_cannot_reach_another_accounts_connections() {
     let api = Api::new();
     let (a, b) = (account(2), account(2));
