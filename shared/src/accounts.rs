@@ -63,9 +63,20 @@ pub async fn open(store: &dyn AccountStore, credits: u32, key: Option<String>) -
         credits_available: credits,
         created_at: Utc::now(),
         keys: BTreeMap::from([(key_id, first)]),
+        rate_limit: None,
     };
     store.create_account(&account, &record).await.map_err(storage)?;
     Ok((account, key))
+}
+
+/// Sets how many requests each of the account's credentials may make per rate-limit window
+/// (`limits::WINDOW_SECONDS`); none restores the defaults. Running functions apply it within a
+/// minute.
+pub async fn set_rate_limit(store: &dyn AccountStore, account_id: &str, limit: Option<u32>) -> Result<(), ApiError> {
+    if limit == Some(0) {
+        return Err(ApiError::invalid_field("rateLimit", "at least 1 request per window"));
+    }
+    store.set_rate_limit(account_id, limit).await.map_err(storage)
 }
 
 /// The account's keys, oldest first.

@@ -8,8 +8,13 @@ use crate::{
     token,
 };
 
-/// Resolves the bearer credential of a request, or explains in a 401 why it cannot.
-pub async fn authenticate(tokens: &dyn TokenStore, authorization: Option<&str>) -> Result<Principal, ApiError> {
+/// Resolves the bearer credential of a request, or explains in a 401 why it cannot; counts the
+/// request against the credential's rate-limit window `window` and answers the uses so far.
+pub async fn authenticate(
+    tokens: &dyn TokenStore,
+    authorization: Option<&str>,
+    window: i64,
+) -> Result<(Principal, u32), ApiError> {
     let presented = authorization
         .and_then(|h| h.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
@@ -17,22 +22,23 @@ pub async fn authenticate(tokens: &dyn TokenStore, authorization: Option<&str>) 
         .ok_or_else(ApiError::unauthenticated)?;
     let kind = token::well_formed(presented).ok_or_else(ApiError::unauthenticated)?;
     let digest = token::digest(presented);
-    let record = tokens
-        .token(&digest)
+    let (record, used) = tokens
+        .count_use(&digest, window)
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "token lookup failed");
             ApiError::internal()
         })?
-        .filter(|r| token::digests_match(&r.digest, &digest))
+        .filter(|(r, _)| token::digests_match(&r.digest, &digest))
         .ok_or_else(ApiError::unauthenticated)?;
-    match (kind, record.connection_id, record.system) {
-        (token::TokenKind::Account, None, _) => Ok(Principal::Account { account_id: record.account_id }),
+    let principal = match (kind, record.connection_id, record.system) {
+        (token::TokenKind::Account, None, _) => Principal::Account { account_id: record.account_id },
         (token::TokenKind::Connection | token::TokenKind::Sandbox, Some(connection_id), Some(system)) => {
-            Ok(Principal::Connection { account_id: record.account_id, connection_id, system })
+            Principal::Connection { account_id: record.account_id, connection_id, system }
         }
-        _ => Err(ApiError::unauthenticated()),
-    }
+        _ => return Err(ApiError::unauthenticated()),
+    };
+    Ok((principal, used))
 }
 
 /// The account behind an account key; connection tokens may not manage connections.

@@ -17,6 +17,7 @@ pub mod entities;
 pub mod error;
 pub mod events;
 pub mod idempotency;
+pub mod limits;
 pub mod model;
 pub mod openapi;
 pub mod page;

@@ -24,6 +24,10 @@ pub struct Account {
     /// Its account keys by id (`key_…`): several at once let a key be rotated without downtime.
     #[serde(default)]
     pub keys: BTreeMap<String, AccountKey>,
+    /// Requests each of its credentials may make per rate-limit window; none for the defaults
+    /// (`limits`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<u32>,
 }
 
 /// One account key, as the account keeps it: never the key itself.

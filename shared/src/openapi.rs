@@ -162,11 +162,56 @@ pub fn document() -> Value {
     doc["components"]["schemas"]["StatusChange"] = json!({"type": "object", "additionalProperties": false,
         "required": ["statusKey"], "properties": {"statusKey": {"type": "string"}}});
     doc["components"]["schemas"]["LineItem"] = object(&LINE_ITEM_FIELDS, &[]);
+    rate_limited(&mut doc);
     doc["components"]["parameters"][IDEMPOTENCY] = json!({
         "name": "Idempotency-Key", "in": "header", "required": false,
         "description": "Makes the write safe to retry for 24 hours: the same key and body answer the first response.",
         "schema": {"type": "string", "minLength": 1, "maxLength": 255}});
     doc
+}
+
+/// The rate limit in the document: its headers on every answer of an authenticated operation,
+/// and its 429 (Millwright's `RATE_LIMIT_EXCEEDED`, or API Gateway's own throttling).
+fn rate_limited(doc: &mut Value) {
+    let header = |description: &str| json!({"description": description, "schema": {"type": "integer", "minimum": 0}});
+    let headers = &mut doc["components"]["headers"];
+    headers["RateLimitLimit"] = header("Requests the credential may make in the current window.");
+    headers["RateLimitRemaining"] = header("Requests left in the current window.");
+    headers["RateLimitReset"] = header("Seconds until the window starts afresh.");
+    headers["RetryAfter"] = header("Seconds to wait before retrying.");
+    let limit_headers = [
+        ("RateLimit-Limit", "RateLimitLimit"),
+        ("RateLimit-Remaining", "RateLimitRemaining"),
+        ("RateLimit-Reset", "RateLimitReset"),
+    ];
+    let add = |response: &mut Value| {
+        for (name, component) in limit_headers {
+            response["headers"][name] = json!({"$ref": format!("#/components/headers/{component}")});
+        }
+    };
+    let mut limited = json!({
+        "description": "Too many requests: the credential's rate limit (RATE_LIMIT_EXCEEDED; see Retry-After), or API \
+                        Gateway's own throttling.",
+        "headers": {"Retry-After": {"$ref": "#/components/headers/RetryAfter"}},
+        "content": {"application/json": {"schema": {"oneOf": [
+            {"$ref": "#/components/schemas/Error"}, {"$ref": "#/components/schemas/GatewayMessage"}]}}}});
+    add(&mut limited);
+    doc["components"]["responses"]["RateLimited"] = limited;
+    if let Some(error) = doc["components"]["responses"].get_mut("Error") {
+        add(error);
+    }
+    let Some(paths) = doc["paths"].as_object_mut() else { return };
+    for operation in paths.values_mut().filter_map(Value::as_object_mut).flat_map(|item| item.values_mut()) {
+        let public = operation.get("security").and_then(Value::as_array).is_some_and(Vec::is_empty);
+        let Some(responses) = operation.get_mut("responses").and_then(Value::as_object_mut) else { continue };
+        if public {
+            continue;
+        }
+        for response in responses.values_mut().filter(|r| r.get("$ref").is_none()) {
+            add(response);
+        }
+        responses.insert("429".into(), json!({"$ref": "#/components/responses/RateLimited"}));
+    }
 }
 
 #[cfg(test)]

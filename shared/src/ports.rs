@@ -66,6 +66,8 @@ pub trait AccountStore: Send + Sync {
     /// Revokes an account key — its entry and its token record go together — unless it is the
     /// account's last (`Conflict`) or unknown (`NotFound`).
     async fn revoke_key(&self, account_id: &str, id: &str) -> Result<(), StoreError>;
+    /// Sets or (with none) removes the account's own rate limit; `NotFound` for no account.
+    async fn set_rate_limit(&self, account_id: &str, limit: Option<u32>) -> Result<(), StoreError>;
 }
 
 /// Looks bearer credentials up by digest.
@@ -73,6 +75,10 @@ pub trait AccountStore: Send + Sync {
 pub trait TokenStore: Send + Sync {
     /// The record stored under a digest (strongly consistent, so a revoked token fails at once).
     async fn token(&self, digest: &str) -> Result<Option<TokenRecord>, StoreError>;
+    /// The record stored under a digest, counting one more use of it in rate-limit window
+    /// `window` (see `limits`): with the uses of that window so far, this one included. One
+    /// atomic step, however many requests count at once.
+    async fn count_use(&self, digest: &str, window: i64) -> Result<Option<(TokenRecord, u32)>, StoreError>;
 }
 
 /// Connections, each change to them one atomic step together with credits and tokens.

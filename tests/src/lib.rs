@@ -72,9 +72,16 @@ pub struct Answer {
     pub request_id: String,
     /// The JSON body.
     pub body: Value,
+    /// The headers.
+    pub headers: reqwest::header::HeaderMap,
 }
 
 impl Answer {
+    /// A header as a number.
+    pub fn number(&self, name: &str) -> Option<u64> {
+        self.headers.get(name)?.to_str().ok()?.parse().ok()
+    }
+
     /// Asserts an error answer: its status, code, and the request id in header and body.
     pub fn error(&self, status: u16, code: &str) -> &Self {
         assert_eq!(self.status.as_u16(), status, "{}", self.body);
@@ -146,9 +153,10 @@ impl Api {
         let status = res.status();
         let request_id =
             res.headers().get("x-request-id").expect("X-Request-Id on every response").to_str().unwrap().to_owned();
+        let headers = res.headers().clone();
         let text = res.text().await.unwrap();
         let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"));
-        Answer { status, request_id, body }
+        Answer { status, request_id, body, headers }
     }
 
     /// GET with a bearer credential.
@@ -196,12 +204,29 @@ pub fn client() -> Client {
 
 /// Opens an account through the operator tool and returns its key.
 pub fn account(credits: u32) -> String {
-    let out = Command::new(env("MILLWRIGHT_ADMIN_BIN"))
-        .args(["account", "create", "--credits", &credits.to_string()])
-        .output()
-        .expect("millwright-admin runs");
+    opened(credits).1
+}
+
+/// Opens an account through the operator tool: its id and key.
+fn opened(credits: u32) -> (String, String) {
+    let out = admin(&["account", "create", "--credits", &credits.to_string()]);
+    let said = String::from_utf8(out.stderr).unwrap();
+    let id = said.split_whitespace().find(|w| w.starts_with("acct_")).expect("the tool names the account").to_owned();
+    (id, String::from_utf8(out.stdout).unwrap().trim().to_owned())
+}
+
+/// Opens an account whose credentials may each make `requests` per rate-limit window.
+pub fn account_limited(credits: u32, requests: u32) -> String {
+    let (id, key) = opened(credits);
+    admin(&["account", "limit", "--account", &id, "--requests", &requests.to_string()]);
+    key
+}
+
+/// Runs the operator tool; asserts it succeeded.
+fn admin(args: &[&str]) -> std::process::Output {
+    let out = Command::new(env("MILLWRIGHT_ADMIN_BIN")).args(args).output().expect("millwright-admin runs");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    out
 }
 
 /// The body of `POST /v1/connections` that connects a stand-in, from

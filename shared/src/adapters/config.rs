@@ -1,7 +1,12 @@
 //! Where the functions find their resources: table names and the secret prefix come from the
 //! environment (set by infra/template.yaml, or by the local provisioner from the same file).
 
-use std::sync::Arc;
+use chrono::Utc;
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
 
 use super::{
     dynamo::DynamoStore, erasure::DynamoConnectionData, http::ApiRequest, idempotency::DynamoIdempotency,
@@ -13,6 +18,7 @@ use crate::{
     connections::ConnectionService,
     connectors::Connectors,
     error::ApiError,
+    limits::{self, Usage},
     model::Principal,
     ports::{AccountStore, IdempotencyStore, TokenStore},
     records::RecordService,
@@ -259,6 +265,7 @@ impl Backends {
             syncs: self.syncs(connectors.clone()),
             webhooks: self.webhooks(),
             connections: self.connections(connectors),
+            account_limits: Arc::default(),
         }
     }
 }
@@ -280,7 +287,16 @@ pub struct Services {
     pub syncs: SyncService,
     /// Webhook endpoints and deliveries.
     pub webhooks: WebhookService,
+    /// Accounts' own rate limits as read lately: they change rarely, and a read on every request
+    /// would double what authenticating costs.
+    account_limits: Arc<Mutex<AccountLimits>>,
 }
+
+/// Account id to its own rate limit (none: the defaults) and when that was read.
+type AccountLimits = HashMap<String, (Option<u32>, Instant)>;
+
+/// How long an account's own rate limit is taken as read.
+const ACCOUNT_LIMIT_TTL: Duration = Duration::from_secs(60);
 
 impl Services {
     /// Builds the services from the environment, with the connectors that ship.
@@ -289,8 +305,39 @@ impl Services {
         Ok(backends.services(Connectors::standard(backends.policy)))
     }
 
-    /// The caller of a request.
+    /// The caller of a request, counted against its credential's rate limit (429 past it).
     pub async fn caller(&self, request: &ApiRequest) -> Result<Principal, ApiError> {
-        auth::authenticate(self.tokens.as_ref(), request.header("authorization")).await
+        let (window, resets_in) = limits::window(Utc::now());
+        let (principal, used) =
+            auth::authenticate(self.tokens.as_ref(), request.header("authorization"), window).await?;
+        let (account_id, default) = match &principal {
+            Principal::Account { account_id } => (account_id, limits::ACCOUNT_KEY_DEFAULT),
+            Principal::Connection { account_id, .. } => (account_id, limits::CONNECTION_DEFAULT),
+        };
+        let limit = self.account_limit(account_id).await.unwrap_or(default);
+        let usage = Usage { limit, used, resets_in };
+        limits::note(usage);
+        usage.check()?;
+        Ok(principal)
+    }
+
+    /// An account's own rate limit, read at most `ACCOUNT_LIMIT_TTL` ago; none when it has none
+    /// (or cannot be read now: the defaults apply).
+    async fn account_limit(&self, account_id: &str) -> Option<u32> {
+        let cached = self.account_limits.lock().ok()?.get(account_id).copied();
+        if let Some((limit, _)) = cached.filter(|(_, read)| read.elapsed() < ACCOUNT_LIMIT_TTL) {
+            return limit;
+        }
+        let limit = match self.accounts.account(account_id).await {
+            Ok(account) => account.and_then(|a| a.rate_limit),
+            Err(e) => {
+                tracing::warn!(error = %e, "account's rate limit unread; the default applies");
+                return None;
+            }
+        };
+        if let Ok(mut cache) = self.account_limits.lock() {
+            cache.insert(account_id.to_owned(), (limit, Instant::now()));
+        }
+        limit
     }
 }

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::{
     Client,
     error::DisplayErrorContext,
-    types::{AttributeValue, Delete, Put, TransactWriteItem, Update},
+    types::{AttributeValue, Delete, Put, ReturnValue, TransactWriteItem, Update},
 };
 use chrono::{DateTime, Utc};
 use serde::{Serialize, de::DeserializeOwned};
@@ -268,6 +268,28 @@ impl AccountStore for DynamoStore {
             Err(other) => Err(backend(other)),
         }
     }
+
+    async fn set_rate_limit(&self, account_id: &str, limit: Option<u32>) -> Result<(), StoreError> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.tables.accounts)
+            .key("id", s(account_id))
+            .condition_expression("attribute_exists(id)");
+        let update = match limit {
+            Some(n) => update
+                .update_expression("SET rateLimit = :n")
+                .expression_attribute_values(":n", AttributeValue::N(n.to_string())),
+            None => update.update_expression("REMOVE rateLimit"),
+        };
+        match update.send().await {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => {
+                Err(StoreError::NotFound)
+            }
+            Err(e) => Err(sdk("set rate limit", e)),
+        }
+    }
 }
 
 #[async_trait]
@@ -275,7 +297,56 @@ impl TokenStore for DynamoStore {
     async fn token(&self, digest: &str) -> Result<Option<TokenRecord>, StoreError> {
         self.get(&self.tables.tokens, HashMap::from([("digest".into(), s(digest))])).await?.map(from_item).transpose()
     }
+
+    async fn count_use(&self, digest: &str, window: i64) -> Result<Option<(TokenRecord, u32)>, StoreError> {
+        // One counter per window, `hits<window>`; the one before goes in the same step.
+        let (current, previous) = (format!("{HITS}{window}"), format!("{HITS}{}", window - 1));
+        let key = HashMap::from([("digest".into(), s(digest))]);
+        let counted = self
+            .client
+            .update_item()
+            .table_name(&self.tables.tokens)
+            .set_key(Some(key.clone()))
+            .update_expression("ADD #current :one REMOVE #previous")
+            .condition_expression("attribute_exists(digest)")
+            .expression_attribute_names("#current", &current)
+            .expression_attribute_names("#previous", &previous)
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        let mut item = match counted {
+            Ok(out) => out.attributes.unwrap_or_default(),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => {
+                return Ok(None);
+            }
+            Err(e) => return Err(sdk("count token use", e)),
+        };
+        let used = item.remove(&current).and_then(|v| v.as_n().ok()?.parse().ok()).unwrap_or(1);
+        // Counters of windows long past stay only when a credential rested a while: cleared now.
+        let stale: Vec<String> = item.keys().filter(|k| k.starts_with(HITS)).cloned().collect();
+        if !stale.is_empty() {
+            let names: Vec<String> = (0..stale.len()).map(|i| format!("#s{i}")).collect();
+            let cleared = names.iter().zip(&stale).fold(
+                self.client
+                    .update_item()
+                    .table_name(&self.tables.tokens)
+                    .set_key(Some(key))
+                    .update_expression(format!("REMOVE {}", names.join(", ")))
+                    .condition_expression("attribute_exists(digest)"),
+                |update, (name, attribute)| update.expression_attribute_names(name, attribute),
+            );
+            if let Err(e) = cleared.send().await {
+                tracing::warn!(error = %DisplayErrorContext(e), "stale rate-limit counters stay for now");
+            }
+        }
+        item.retain(|k, _| !k.starts_with(HITS));
+        Ok(Some((from_item(item)?, used)))
+    }
 }
+
+/// The prefix of a token record's per-window use counters.
+const HITS: &str = "hits";
 
 impl DynamoStore {
     /// Moves a connection from `from` to `to` with its `connection.status_changed` event (and

@@ -13,7 +13,10 @@ use std::{
 };
 
 use super::metering;
-use crate::error::{ApiError, ErrorCode};
+use crate::{
+    error::{ApiError, ErrorCode},
+    limits::{self, Usage},
+};
 
 /// The largest request body the API accepts.
 pub const MAX_BODY_BYTES: usize = 1 << 20;
@@ -180,15 +183,19 @@ fn parse(event: &Request) -> ApiRequest {
     }
 }
 
-fn render(request_id: &str, outcome: Result<Reply, ApiError>) -> Response<Body> {
+fn render(request_id: &str, outcome: Result<Reply, ApiError>, usage: Option<Usage>) -> Response<Body> {
     let (status, body) = match outcome {
         Ok(reply) => (reply.status, reply.body),
         Err(e) => (e.code.status(), e.body(request_id)),
     };
-    Response::builder()
+    let response = Response::builder()
         .status(status)
         .header("content-type", "application/json")
-        .header("x-request-id", request_id)
+        .header("x-request-id", request_id);
+    usage
+        .into_iter()
+        .flat_map(Usage::headers)
+        .fold(response, |r, (name, value)| r.header(name, value))
         .body(Body::Text(body.to_string()))
         .expect("static headers are valid")
 }
@@ -219,14 +226,14 @@ where
             let request = parse(&event);
             let (id, method, path) =
                 (request.request_id.clone(), request.method.clone(), event.raw_http_path().to_owned());
-            let outcome = match request.oversized() {
-                Some(refused) => Err(refused),
-                None => crate::deadline::within(answer_by(&event), route(state, request)).await,
+            let (outcome, usage) = match request.oversized() {
+                Some(refused) => (Err(refused), None),
+                None => limits::tracking(crate::deadline::within(answer_by(&event), route(state, request))).await,
             };
             let status = outcome.as_ref().map_or_else(|e| e.code.status(), |r| r.status);
             let (millis, aws_calls) = (started.elapsed().as_millis() as u64, metering::take());
             tracing::info!(request_id = %id, %method, %path, status, millis, aws_calls, "request");
-            Ok::<_, std::convert::Infallible>(render(&id, outcome))
+            Ok::<_, std::convert::Infallible>(render(&id, outcome, usage))
         }
     }))
     .await

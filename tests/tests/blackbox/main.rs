@@ -5,6 +5,7 @@ mod api;
 mod connectors;
 mod defaults;
 mod entities;
+mod limits;
 mod management;
 mod routes;
 mod stored;

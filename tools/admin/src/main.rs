@@ -51,6 +51,15 @@ enum AccountCommand {
         #[arg(long)]
         key: Option<String>,
     },
+    /// Set the requests each of an account's credentials may make per 10-second window.
+    Limit {
+        /// The account (`acct_…`).
+        #[arg(long)]
+        account: String,
+        /// Requests per window; omit to restore the defaults.
+        #[arg(long)]
+        requests: Option<u32>,
+    },
 }
 
 async fn run(cli: Cli) -> Result<(), String> {
@@ -77,6 +86,17 @@ async fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Openapi => {
             println!("{:#}", millwright::openapi::document());
+            Ok(())
+        }
+        Command::Account { command: AccountCommand::Limit { account, requests } } => {
+            let backends = Backends::from_env().await.map_err(|e| e.to_string())?;
+            millwright::accounts::set_rate_limit(backends.store.as_ref(), &account, requests)
+                .await
+                .map_err(|e| e.message)?;
+            match requests {
+                Some(n) => eprintln!("{account}: {n} requests per credential per window"),
+                None => eprintln!("{account}: the default rate limits"),
+            }
             Ok(())
         }
         Command::Account { command: AccountCommand::Create { credits, key } } => {

@@ -1,0 +1,58 @@
+//! Fair use: each credential gets so many requests per 10-second window, whatever else the
+//! account's other connections do, and every answer says how many are left.
+
+use millwright_blackbox::{Api, account, account_limited};
+use reqwest::{Method, StatusCode};
+use std::{sync::Arc, time::Duration};
+
+/// Waits, when the current window has less than `needed` seconds left, for the next one.
+async fn fresh_window(api: &Api, path: &str, token: &str, needed: u64) {
+    let reset = api.get(path, token).await.number("ratelimit-reset").expect("RateLimit-Reset on every answer");
+    if reset < needed {
+        tokio::time::sleep(Duration::from_secs(reset) + Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_burst_past_a_credentials_limit_gets_429s_that_say_when_to_retry() {
+    let api = Arc::new(Api::new());
+    let key = account_limited(5, 5);
+    let (_, token) = api.connect_sandbox(&key, "k").await;
+    let (_, other) = api.connect_sandbox(&key, "k").await;
+    fresh_window(&api, "/v1/capabilities", &token, 6).await;
+    let used = api.get("/v1/capabilities", &token).await;
+    let already = 5 - used.number("ratelimit-remaining").unwrap();
+
+    // Eight at once: what the window has left passes, the rest are refused.
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let (api, token) = (api.clone(), token.clone());
+        tasks.spawn(async move { api.call_upstream(Method::GET, "/v1/capabilities", &token, None).await });
+    }
+    let burst: Vec<_> = tasks.join_all().await;
+    let (passed, refused): (Vec<_>, Vec<_>) = burst.iter().partition(|a| a.status == StatusCode::OK);
+    assert_eq!(passed.len() as u64, 5 - already, "the window allows 5 in all");
+    for answer in &refused {
+        answer.error(429, "RATE_LIMIT_EXCEEDED");
+        let retry = answer.number("retry-after").expect("Retry-After on a 429");
+        assert!((1..=10).contains(&retry) && answer.number("ratelimit-remaining") == Some(0));
+    }
+    for answer in &burst {
+        assert_eq!(answer.number("ratelimit-limit"), Some(5), "the account's own limit, on every answer");
+    }
+    // Another connection of the same account has a budget of its own.
+    let elsewhere = api.get("/v1/capabilities", &other).await;
+    assert_eq!(elsewhere.status, StatusCode::OK, "{}", elsewhere.body);
+}
+
+#[tokio::test]
+async fn every_answer_carries_the_default_limits() {
+    let api = Api::new();
+    let key = account(1);
+    let (_, token) = api.connect_sandbox(&key, "k").await;
+    let read = api.get("/v1/purchase-orders?limit=1", &token).await;
+    assert_eq!(read.number("ratelimit-limit"), Some(100), "a connection's token");
+    assert!(read.number("ratelimit-remaining").unwrap() < 100 && read.number("ratelimit-reset").unwrap() <= 10);
+    let listed = api.get("/v1/connections", &key).await;
+    assert_eq!(listed.number("ratelimit-limit"), Some(200), "an account key");
+}
