@@ -188,6 +188,32 @@ pub trait IdempotencyStore: Send + Sync {
     async fn release(&self, scope: &str, key: &str) -> Result<(), StoreError>;
 }
 
+/// A place taken among a connection's calls in flight to its system.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Place {
+    /// Which of the connection's places.
+    pub id: String,
+    /// The holder's token: only it gives the place back.
+    pub token: String,
+}
+
+/// A few places per connection for calls to its system, held across every Lambda at once: a
+/// slow or hostile system ties up only as many invocations as its connection has places.
+#[async_trait]
+pub trait InFlight: Send + Sync {
+    /// Takes one of the connection's `places`, held until `until` at the latest; none when all
+    /// are held.
+    async fn take(
+        &self,
+        connection_id: &str,
+        places: u32,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Option<Place>, StoreError>;
+    /// Gives a place back.
+    async fn release(&self, place: &Place) -> Result<(), StoreError>;
+}
+
 /// Whose sync runs a listing covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RunScope<'a> {

@@ -2,6 +2,7 @@
 //! sandbox), and writes that are checked against the system's capabilities before the system is
 //! called and made idempotent with `Idempotency-Key`.
 
+use chrono::Utc;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -10,10 +11,11 @@ use crate::{
     catalog,
     connections::credentials,
     connectors::{Connector, ConnectorError, Connectors, Credentials, ListQuery, Page, http::watching_writes},
+    deadline,
     entities::{Entity, Record},
     error::{ApiError, ErrorCode},
     idempotency::{self, Begun},
-    ports::{ConnectionStore, IdempotencyStore, RecordStore, SecretStore, StoreError},
+    ports::{ConnectionStore, IdempotencyStore, InFlight, RecordStore, SecretStore, StoreError},
     sync::{StoredRecord, partition},
 };
 
@@ -114,7 +116,12 @@ pub struct RecordService {
     synced: Arc<dyn RecordStore>,
     secrets: Arc<dyn SecretStore>,
     connections: Arc<dyn ConnectionStore>,
+    in_flight: Option<Arc<dyn InFlight>>,
 }
+
+/// Calls a connection may have in flight to its system at once: a slow or hostile system ties
+/// up at most this many invocations, and no customer system is hammered by one connection.
+pub const CALLS_IN_FLIGHT: u32 = 2;
 
 impl RecordService {
     /// Wires the service to its connectors, idempotency store, synced records, the secrets
@@ -127,7 +134,13 @@ impl RecordService {
         secrets: Arc<dyn SecretStore>,
         connections: Arc<dyn ConnectionStore>,
     ) -> Self {
-        Self { connectors, idempotency, synced, secrets, connections }
+        Self { connectors, idempotency, synced, secrets, connections, in_flight: None }
+    }
+
+    /// Holds writes to `CALLS_IN_FLIGHT` per connection at once, across every invocation.
+    pub fn with_in_flight(mut self, in_flight: Arc<dyn InFlight>) -> Self {
+        self.in_flight = Some(in_flight);
+        self
     }
 
     fn connector(&self, system: &str) -> Result<Arc<dyn Connector>, ApiError> {
@@ -219,7 +232,31 @@ impl RecordService {
     /// Carries a write out; when the system rejects the stored credentials, the connection
     /// becomes `auth_required` (with its events) as it does when a sync meets them.
     async fn execute(&self, target: Target<'_>, entity: Entity, write: &Write) -> Result<(u16, Value), ApiError> {
+        let place = match &self.in_flight {
+            Some(in_flight) => {
+                let now = Utc::now();
+                let left = deadline::remaining().and_then(|d| chrono::Duration::from_std(d).ok());
+                let until = now + left.unwrap_or(chrono::Duration::seconds(30));
+                let taken = in_flight.take(target.connection_id, CALLS_IN_FLIGHT, now, until).await.map_err(storage)?;
+                Some(taken.ok_or_else(|| {
+                    let name = catalog::find(target.system).map_or(target.system, |s| s.name);
+                    ApiError::new(
+                        ErrorCode::SystemUnavailable,
+                        format!(
+                            "This connection has {CALLS_IN_FLIGHT} calls to {name} in progress already; retry when one \
+                             has finished."
+                        ),
+                    )
+                })?)
+            }
+            None => None,
+        };
         let result = self.send(target, entity, write).await;
+        if let (Some(in_flight), Some(place)) = (&self.in_flight, &place)
+            && let Err(e) = in_flight.release(place).await
+        {
+            tracing::warn!(error = %e, "a place in flight was not given back; it lapses at its time");
+        }
         if let Err(e) = &result
             && e.code == ErrorCode::InvalidCredentials
         {

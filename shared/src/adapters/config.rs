@@ -10,8 +10,9 @@ use std::{
 
 use super::{
     dynamo::DynamoStore, erasure::DynamoConnectionData, http::ApiRequest, idempotency::DynamoIdempotency,
-    metering::CountCalls, queue::SqsQueue, records::DynamoRecords, schedules::SchedulerSchedules,
-    secrets::SecretsManagerStore, sync_runs::DynamoSyncRuns, transport::HttpTransport, webhooks::DynamoWebhooks,
+    in_flight::DynamoInFlight, metering::CountCalls, queue::SqsQueue, records::DynamoRecords,
+    schedules::SchedulerSchedules, secrets::SecretsManagerStore, sync_runs::DynamoSyncRuns, transport::HttpTransport,
+    webhooks::DynamoWebhooks,
 };
 use crate::{
     auth,
@@ -37,6 +38,8 @@ pub struct Tables {
     pub tokens: String,
     /// Idempotency keys of writes.
     pub idempotency: String,
+    /// Calls in flight to customers' systems.
+    pub in_flight: String,
     /// Sync runs with their per-entity leases and marks.
     pub sync_runs: String,
     /// Synced records.
@@ -102,6 +105,7 @@ impl Config {
                 connections: var("CONNECTIONS_TABLE")?,
                 tokens: var("TOKENS_TABLE")?,
                 idempotency: var("IDEMPOTENCY_TABLE")?,
+                in_flight: var("IN_FLIGHT_TABLE")?,
                 sync_runs: var("SYNC_RUNS_TABLE")?,
                 records: var("RECORDS_TABLE")?,
                 events: var("EVENTS_TABLE")?,
@@ -138,6 +142,8 @@ pub struct Backends {
     pub secrets: Arc<SecretsManagerStore>,
     /// Idempotency keys.
     pub idempotency: Arc<DynamoIdempotency>,
+    /// Places for calls in flight to customers' systems.
+    pub in_flight: Arc<DynamoInFlight>,
     /// Sync runs, leases, marks and events.
     pub sync_runs: Arc<DynamoSyncRuns>,
     /// Synced records.
@@ -181,6 +187,7 @@ impl Backends {
             deliveries: Arc::new(SqsQueue::new(sqs.clone(), webhooks.delivery_queue_url)),
             policy: webhooks.policy,
             idempotency: Arc::new(DynamoIdempotency::new(dynamo.clone(), tables.idempotency.clone())),
+            in_flight: Arc::new(DynamoInFlight::new(dynamo.clone(), tables.in_flight.clone())),
             sync_runs: Arc::new(DynamoSyncRuns::new(
                 dynamo.clone(),
                 tables.sync_runs.clone(),
@@ -261,7 +268,8 @@ impl Backends {
                 self.records.clone(),
                 self.secrets.clone(),
                 self.store.clone(),
-            ),
+            )
+            .with_in_flight(self.in_flight.clone()),
             syncs: self.syncs(connectors.clone()),
             webhooks: self.webhooks(),
             connections: self.connections(connectors),

@@ -6,6 +6,7 @@ pub mod dynamo;
 pub mod erasure;
 pub mod http;
 pub mod idempotency;
+pub mod in_flight;
 pub mod metering;
 pub mod provision;
 pub mod queue;

@@ -1,9 +1,14 @@
 //! Fair use: each credential gets so many requests per 10-second window, whatever else the
-//! account's other connections do, and every answer says how many are left.
+//! account's other connections do, and every answer says how many are left; a connection whose
+//! system stalls holds only a few calls to it at once.
 
-use millwright_blackbox::{Api, account, account_limited};
+use millwright_blackbox::{Api, StandIn, account, account_limited, demo_connection};
 use reqwest::{Method, StatusCode};
-use std::{sync::Arc, time::Duration};
+use serde_json::json;
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 /// Waits, when the current window has less than `needed` seconds left, for the next one.
 async fn fresh_window(api: &Api, path: &str, token: &str, needed: u64) {
@@ -55,4 +60,43 @@ async fn every_answer_carries_the_default_limits() {
     assert!(read.number("ratelimit-remaining").unwrap() < 100 && read.number("ratelimit-reset").unwrap() <= 10);
     let listed = api.get("/v1/connections", &key).await;
     assert_eq!(listed.number("ratelimit-limit"), Some(200), "an account key");
+}
+
+#[tokio::test]
+async fn a_connection_whose_system_never_answers_slows_no_other_connection() {
+    let api = Arc::new(Api::new());
+    let key = account(10);
+    let tenant = format!("ST{}", &ulid::Ulid::new().to_string()[16..]);
+    let sap = StandIn::of("sap_s4hana");
+    let mut body = demo_connection("sap_s4hana", &tenant);
+    body["initialSync"] = json!(false);
+    let stalled = api.post("/v1/connections", &key, body).await.body["token"].as_str().unwrap().to_owned();
+    let (_, other) = api.connect_sandbox(&key, "k").await;
+    // Every order SAP is sent from now on waits 15 s before SAP even looks at it.
+    sap.faults(&tenant, "A_PurchaseOrder", json!((0..12).map(|_| json!({"delaySeconds": 15})).collect::<Vec<_>>()))
+        .await;
+    let order = json!({"vendorKey": "17300001", "siteKey": "1010", "currencyKey": "EUR",
+        "lineItems": [{"materialKey": "TG11", "quantity": "1", "price": "1.00"}]});
+    let mut writes = tokio::task::JoinSet::new();
+    for _ in 0..12 {
+        let (api, token, order) = (api.clone(), stalled.clone(), order.clone());
+        writes.spawn(async move { api.call_upstream(Method::POST, "/v1/purchase-orders", &token, Some(order)).await });
+    }
+    // Meanwhile the other connection's reads take their usual time.
+    for _ in 0..5 {
+        let began = Instant::now();
+        let read = api.get("/v1/purchase-orders?limit=5", &other).await;
+        assert_eq!(read.status, StatusCode::OK, "{}", read.body);
+        assert!(began.elapsed() < Duration::from_secs(3), "a read waited {:?} behind another system", began.elapsed());
+    }
+    let answers = writes.join_all().await;
+    let busy = answers.iter().filter(|a| a.status == StatusCode::SERVICE_UNAVAILABLE).count();
+    assert!(
+        busy >= 10,
+        "at most two calls to the stalled system at once: {:?}",
+        answers.iter().map(|a| a.status).collect::<Vec<_>>()
+    );
+    for answer in answers.iter().filter(|a| a.status == StatusCode::SERVICE_UNAVAILABLE) {
+        answer.error(503, "SYSTEM_UNAVAILABLE");
+    }
 }
