@@ -150,6 +150,7 @@ struct Stack {
     synced: Arc<dyn millwright::ports::RecordStore>,
     dynamo: aws_sdk_dynamodb::Client,
     events_table: String,
+    runs_table: String,
     worker: Worker,
     syncs: SyncService,
     records: RecordService,
@@ -171,6 +172,7 @@ async fn stack() -> Stack {
     let queue_url = config.sync.queue_url.clone();
     let schedule_group = config.sync.schedule_group.clone();
     let events_table = config.tables.events.clone();
+    let runs_table = config.tables.sync_runs.clone();
     let backends = Backends::new(config).await;
     let source = Arc::new(Source::default());
     let connectors =
@@ -189,6 +191,7 @@ async fn stack() -> Stack {
         synced: backends.records.clone(),
         dynamo: aws_sdk_dynamodb::Client::new(&aws),
         events_table,
+        runs_table,
         worker: backends.worker(connectors.clone()),
         syncs: backends.syncs(connectors.clone()),
         records: backends.services(connectors).records,
@@ -600,4 +603,50 @@ async fn a_full_sync_keeps_what_the_api_wrote_while_it_ran() {
     let done = s.syncs.get(millwright::ports::RunScope::Connection(&s.connection.id), &run.id).await.unwrap();
     assert_eq!((done.status, done.counts.deleted), (SyncStatus::Succeeded, 0), "{done:?}");
     assert_eq!(s.stored(false).await.len(), 8, "V000 is not swept away as deleted");
+}
+
+#[tokio::test]
+async fn finished_runs_and_their_events_expire_and_running_ones_stay() {
+    let s = stack().await;
+    s.source.set("V001", "Vendor 1", 1);
+    let queued = s.start(SyncMode::Full).await;
+    let expiry = |item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>| {
+        item.get("expiresAt").map(|v| v.as_n().unwrap().parse::<i64>().unwrap())
+    };
+    let run_item = |id: String| {
+        let s = &s;
+        async move {
+            let out = s
+                .dynamo
+                .get_item()
+                .table_name(&s.runs_table)
+                .key("connectionId", aws_sdk_dynamodb::types::AttributeValue::S(s.connection.id.clone()))
+                .key("id", aws_sdk_dynamodb::types::AttributeValue::S(id))
+                .send()
+                .await
+                .unwrap();
+            out.item.unwrap()
+        }
+    };
+    assert_eq!(expiry(&run_item(queued.id.clone()).await), None, "a queued run stays");
+    s.drain(Duration::minutes(5)).await;
+    let done = s.syncs.get(millwright::ports::RunScope::Connection(&s.connection.id), &queued.id).await.unwrap();
+    let ends = done.finished_at.unwrap().timestamp();
+    assert_eq!(expiry(&run_item(queued.id.clone()).await), Some(ends + 90 * 86_400), "kept 90 days after it ended");
+    let events = s
+        .dynamo
+        .query()
+        .table_name(&s.events_table)
+        .key_condition_expression("accountId = :a")
+        .expression_attribute_values(":a", aws_sdk_dynamodb::types::AttributeValue::S(done.account_id.clone()))
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap_or_default();
+    assert!(!events.is_empty());
+    for event in &events {
+        let at = chrono::DateTime::parse_from_rfc3339(event["createdAt"].as_s().unwrap()).unwrap().timestamp();
+        assert_eq!(expiry(event), Some(at + 30 * 86_400), "events are kept 30 days");
+    }
 }

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::{Serialize, de::DeserializeOwned};
 use std::{collections::HashMap, time::Duration};
 
-use super::config::Tables;
+use super::{config::Tables, retention};
 use crate::{
     events::Event,
     model::{Account, AccountKey, Connection, ConnectionStatus, DataDeletion, DeletionStatus, TokenRecord},
@@ -151,7 +151,8 @@ impl DynamoStore {
 
     /// Records an event with the change it reports.
     fn event(&self, event: &Event) -> Result<TransactWriteItem, StoreError> {
-        self.put(&self.tables.events, to_item(event)?, "attribute_not_exists(id)")
+        let item = retention::expiring(to_item(event)?, event.created_at, retention::EVENTS);
+        self.put(&self.tables.events, item, "attribute_not_exists(id)")
     }
 
     fn delete_token(&self, digest: &str) -> Result<TransactWriteItem, StoreError> {

@@ -11,6 +11,7 @@ pub mod metering;
 pub mod provision;
 pub mod queue;
 pub mod records;
+pub mod retention;
 pub mod schedules;
 pub mod secrets;
 pub mod sqs;

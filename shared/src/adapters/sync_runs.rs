@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use super::{
     batch,
     dynamo::{Item, TxFailure, backend, built, from_item, s, sdk, to_item, transact},
+    retention,
 };
 use crate::{
     events::Event,
@@ -101,13 +102,18 @@ impl DynamoSyncRuns {
     }
 }
 
-/// The run, put only while it has not ended: a run ends once, whoever else tries.
+/// The run, put only while it has not ended: a run ends once, whoever else tries. A run that
+/// ends is kept for `retention::FINISHED_RUNS`.
 fn put_unfinished(table: &str, run: &SyncRun) -> Result<TransactWriteItem, StoreError> {
+    let item = match run.finished_at {
+        Some(at) => retention::expiring(to_item(run)?, at, retention::FINISHED_RUNS),
+        None => to_item(run)?,
+    };
     Ok(TransactWriteItem::builder()
         .put(built(
             Put::builder()
                 .table_name(table)
-                .set_item(Some(to_item(run)?))
+                .set_item(Some(item))
                 .condition_expression("#s IN (:queued, :running)")
                 .expression_attribute_names("#s", "status")
                 .expression_attribute_values(":queued", s(SyncStatus::Queued.as_str()))
@@ -265,7 +271,8 @@ impl SyncRunStore for DynamoSyncRuns {
                 .expression_attribute_values(":e", AttributeValue::Ss(vec![run.entity.clone()]))
                 .build(),
         )?;
-        let event = built(Put::builder().table_name(&self.events).set_item(Some(to_item(event)?)).build())?;
+        let event = retention::expiring(to_item(event)?, event.created_at, retention::EVENTS);
+        let event = built(Put::builder().table_name(&self.events).set_item(Some(event)).build())?;
         let items = vec![
             put_unfinished(&self.runs, run)?,
             state,

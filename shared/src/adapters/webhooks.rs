@@ -10,7 +10,10 @@ use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 
-use super::dynamo::{Item, from_item, s, sdk, to_item};
+use super::{
+    dynamo::{Item, from_item, s, sdk, to_item},
+    retention,
+};
 use crate::{
     ports::{StoreError, WebhookStore},
     webhooks::{Attempt, Delivery, DeliveryStatus, Endpoint, EndpointStatus},
@@ -156,7 +159,8 @@ impl WebhookStore for DynamoWebhooks {
 
     async fn add_deliveries(&self, deliveries: &[Delivery]) -> Result<Vec<Delivery>, StoreError> {
         let puts = deliveries.iter().map(|d| async move {
-            match self.put(&self.deliveries, to_item(d)?, "attribute_not_exists(id)").await {
+            let item = retention::expiring(to_item(d)?, Utc::now(), retention::DELIVERIES);
+            match self.put(&self.deliveries, item, "attribute_not_exists(id)").await {
                 Ok(()) => Ok(Some(d.clone())),
                 Err(StoreError::Conflict(_)) => {
                     // Fanned out before: queue it again only if it was never attempted.
