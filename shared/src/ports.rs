@@ -344,8 +344,9 @@ pub trait Schedules: Send + Sync {
 /// Webhook endpoints (per account) and their deliveries.
 #[async_trait]
 pub trait WebhookStore: Send + Sync {
-    /// Stores a new endpoint.
-    async fn create_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError>;
+    /// Stores a new endpoint, unless its account has `max` already (`Conflict`): counted in
+    /// the same step, so concurrent creates cannot pass the limit together.
+    async fn create_endpoint(&self, endpoint: &Endpoint, max: usize) -> Result<(), StoreError>;
     /// One endpoint of an account.
     async fn endpoint(&self, account_id: &str, id: &str) -> Result<Option<Endpoint>, StoreError>;
     /// An account's endpoints in creation order, after a position; with the next position.
@@ -355,8 +356,10 @@ pub trait WebhookStore: Send + Sync {
         after: Option<&str>,
         limit: usize,
     ) -> Result<(Vec<Endpoint>, Option<String>), StoreError>;
-    /// Replaces an endpoint that exists (`NotFound` otherwise).
-    async fn update_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError>;
+    /// Replaces an endpoint that is as it was when read (its `updatedAt` was `read`): `Conflict`
+    /// when it changed meanwhile (a rotation, a PATCH, a 410 that disabled it), `NotFound` when it
+    /// is gone — so a change never writes back what another one replaced.
+    async fn update_endpoint(&self, endpoint: &Endpoint, read: DateTime<Utc>) -> Result<(), StoreError>;
     /// Turns an endpoint off, saying why.
     async fn disable_endpoint(
         &self,

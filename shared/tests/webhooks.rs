@@ -13,8 +13,10 @@ use millwright::{
         provision,
     },
     events::{Event, EventType},
-    ports::{PostError, WebhookStore, WebhookTransport},
-    webhooks::{CreateEndpoint, DeliveryMessage, DeliveryStatus, Dispatcher, MAX_ATTEMPTS, Receipt, Undelivered},
+    ports::{PostError, StoreError, WebhookStore, WebhookTransport},
+    webhooks::{
+        CreateEndpoint, DeliveryMessage, DeliveryStatus, Dispatcher, MAX_ATTEMPTS, MAX_ENDPOINTS, Receipt, Undelivered,
+    },
 };
 use serde_json::json;
 use std::sync::{
@@ -123,4 +125,53 @@ async fn a_delivery_is_tried_on_every_attempt_of_the_schedule_then_failed_and_de
     assert_eq!(attributes.attributes.unwrap()[&QueueAttributeName::ApproximateNumberOfMessages], "1");
     let log = backends.webhooks.deliveries(&endpoint.id, None, 10).await.unwrap().0;
     assert_eq!(log.len(), 1);
+}
+
+#[tokio::test]
+async fn endpoints_keep_their_limit_under_concurrent_creates_and_a_change_never_writes_over_another() {
+    assert!(std::env::var("AWS_ENDPOINT_URL").is_ok(), "these tests run against moto: set AWS_ENDPOINT_URL");
+    let name = format!("it-{}", ulid::Ulid::new().to_string().to_lowercase());
+    let aws = aws_config::load_from_env().await;
+    let template = provision::parse(include_str!("../../infra/template.yaml")).unwrap();
+    let mut env = provision::provision(&aws, &template, &name).await.unwrap().env;
+    env.insert("ALLOW_LOCAL_ADDRESSES".into(), "true".into());
+    let backends = Backends::new(Config::from_lookup(|k| env.get(k).cloned()).unwrap()).await;
+    let (account, _) = accounts::open(backends.store.as_ref(), 1, None).await.unwrap();
+    let service = backends.webhooks();
+    let creates = (0..MAX_ENDPOINTS + 4).map(|i| {
+        let request = CreateEndpoint {
+            url: format!("http://127.0.0.1:9/hook/{i}"),
+            events: None,
+            description: None,
+            connection_id: None,
+        };
+        service.create(&account.id, request)
+    });
+    let made = futures_util::future::join_all(creates).await;
+    let refused = made
+        .iter()
+        .filter(|m| m.as_ref().is_err_and(|e| e.details[0].message == "no room for another endpoint"))
+        .count();
+    assert_eq!((made.len() - refused, refused), (MAX_ENDPOINTS, 4), "the limit holds however the creates interleave");
+    let (listed, _) = backends.webhooks.endpoints(&account.id, None, 100).await.unwrap();
+    assert_eq!(listed.len(), MAX_ENDPOINTS, "the count is not listed as an endpoint");
+
+    // A change made on what was read before another change is refused, not written over it.
+    let endpoint = listed[0].clone();
+    let read = endpoint.updated_at;
+    let mut rotated = endpoint.clone();
+    rotated.secret_version += 1;
+    rotated.updated_at = read + chrono::Duration::seconds(1);
+    backends.webhooks.update_endpoint(&rotated, read).await.unwrap();
+    let mut stale = endpoint.clone();
+    stale.description = Some("written on an old read".into());
+    assert!(matches!(backends.webhooks.update_endpoint(&stale, read).await, Err(StoreError::Conflict(_))));
+    let stored = backends.webhooks.endpoint(&account.id, &endpoint.id).await.unwrap().unwrap();
+    assert_eq!((stored.secret_version, stored.description), (rotated.secret_version, rotated.description));
+    // Deleting one makes room for one.
+    service.delete(&account.id, &endpoint.id).await.unwrap();
+    let request =
+        CreateEndpoint { url: "http://127.0.0.1:9/again".into(), events: None, description: None, connection_id: None };
+    assert!(service.create(&account.id, request).await.is_ok());
+    assert!(matches!(backends.webhooks.update_endpoint(&stale, read).await, Err(StoreError::NotFound)));
 }

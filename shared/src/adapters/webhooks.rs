@@ -1,17 +1,21 @@
-//! `WebhookStore` on DynamoDB: endpoints keyed by account, deliveries keyed by id (so a
+//! `WebhookStore` on DynamoDB: endpoints keyed by account (with one item beside them counting
+//! them, so the per-account limit holds under concurrent creates), deliveries keyed by id (so a
 //! redelivery finds one without knowing its endpoint) with a `byEndpoint` index for the
 //! delivery log, newest first.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::{
-    Client, error::ProvideErrorMetadata, operation::query::builders::QueryFluentBuilder, types::AttributeValue,
+    Client,
+    error::ProvideErrorMetadata,
+    operation::{put_item::PutItemError, query::builders::QueryFluentBuilder},
+    types::{AttributeValue, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update},
 };
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 
 use super::{
-    dynamo::{Item, from_item, s, sdk, to_item},
+    dynamo::{Item, TxFailure, backend, built, from_item, s, sdk, to_item, transact},
     retention,
 };
 use crate::{
@@ -21,6 +25,9 @@ use crate::{
 
 /// The index of deliveries by endpoint.
 const BY_ENDPOINT: &str = "byEndpoint";
+
+/// The item beside an account's endpoints that counts them (it sorts after every `we_…` id).
+const COUNT: &str = "~count";
 
 /// Endpoints and deliveries in their two tables.
 pub struct DynamoWebhooks {
@@ -73,8 +80,29 @@ impl DynamoWebhooks {
 
 #[async_trait]
 impl WebhookStore for DynamoWebhooks {
-    async fn create_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError> {
-        self.put(&self.endpoints, to_item(endpoint)?, "attribute_not_exists(id)").await
+    async fn create_endpoint(&self, endpoint: &Endpoint, max: usize) -> Result<(), StoreError> {
+        let put = Put::builder()
+            .table_name(&self.endpoints)
+            .set_item(Some(to_item(endpoint)?))
+            .condition_expression("attribute_not_exists(id)")
+            .build();
+        let count = Update::builder()
+            .table_name(&self.endpoints)
+            .set_key(Some(Self::endpoint_key(&endpoint.account_id, COUNT)))
+            .update_expression("ADD #n :one")
+            .condition_expression("attribute_not_exists(#n) OR #n < :max")
+            .expression_attribute_names("#n", "endpoints")
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .expression_attribute_values(":max", AttributeValue::N(max.to_string()))
+            .build();
+        let items = vec![
+            TransactWriteItem::builder().put(built(put)?).build(),
+            TransactWriteItem::builder().update(built(count)?).build(),
+        ];
+        transact(&self.client, items).await.map_err(|f| match f {
+            TxFailure::Conditions(_) => StoreError::Conflict("the account has no room for another endpoint".into()),
+            other => backend(other),
+        })
     }
 
     async fn endpoint(&self, account_id: &str, id: &str) -> Result<Option<Endpoint>, StoreError> {
@@ -100,18 +128,40 @@ impl WebhookStore for DynamoWebhooks {
             .client
             .query()
             .table_name(&self.endpoints)
-            .key_condition_expression("accountId = :a")
+            .key_condition_expression("accountId = :a AND id < :count")
             .expression_attribute_values(":a", s(account_id))
+            .expression_attribute_values(":count", s(COUNT))
             .consistent_read(true)
             .set_exclusive_start_key(after.map(|a| Self::endpoint_key(account_id, a)));
         page(query, limit, |e: &Endpoint| &e.id).await
     }
 
-    async fn update_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError> {
-        self.put(&self.endpoints, to_item(endpoint)?, "attribute_exists(id)").await.map_err(|e| match e {
-            StoreError::Conflict(_) => StoreError::NotFound,
-            other => other,
-        })
+    async fn update_endpoint(&self, endpoint: &Endpoint, read: DateTime<Utc>) -> Result<(), StoreError> {
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.endpoints)
+            .set_item(Some(to_item(endpoint)?))
+            .condition_expression("updatedAt = :read")
+            .expression_attribute_values(":read", to_item_value(&read)?)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(()),
+            Err(e) if conditional(&e) => {
+                let gone = match e.as_service_error() {
+                    Some(PutItemError::ConditionalCheckFailedException(c)) => c.item().is_none(),
+                    _ => false,
+                };
+                Err(if gone {
+                    StoreError::NotFound
+                } else {
+                    StoreError::Conflict("the endpoint changed meanwhile".into())
+                })
+            }
+            Err(e) => Err(sdk("update endpoint", e)),
+        }
     }
 
     async fn disable_endpoint(
@@ -142,19 +192,26 @@ impl WebhookStore for DynamoWebhooks {
     }
 
     async fn delete_endpoint(&self, account_id: &str, id: &str) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .delete_item()
+        let delete = Delete::builder()
             .table_name(&self.endpoints)
             .set_key(Some(Self::endpoint_key(account_id, id)))
             .condition_expression("attribute_exists(id)")
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if conditional(&e) => Err(StoreError::NotFound),
-            Err(e) => Err(sdk("delete endpoint", e)),
-        }
+            .build();
+        let count = Update::builder()
+            .table_name(&self.endpoints)
+            .set_key(Some(Self::endpoint_key(account_id, COUNT)))
+            .update_expression("ADD #n :less")
+            .expression_attribute_names("#n", "endpoints")
+            .expression_attribute_values(":less", AttributeValue::N("-1".into()))
+            .build();
+        let items = vec![
+            TransactWriteItem::builder().delete(built(delete)?).build(),
+            TransactWriteItem::builder().update(built(count)?).build(),
+        ];
+        transact(&self.client, items).await.map_err(|f| match f {
+            TxFailure::Conditions(_) => StoreError::NotFound,
+            other => backend(other),
+        })
     }
 
     async fn add_deliveries(&self, deliveries: &[Delivery]) -> Result<Vec<Delivery>, StoreError> {

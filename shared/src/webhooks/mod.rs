@@ -27,7 +27,7 @@ use crate::{
     error::{ApiError, ErrorCode},
     events::EventType,
     patch::present,
-    ports::{DeliveryQueue, SecretStore, WebhookStore},
+    ports::{DeliveryQueue, SecretStore, StoreError, WebhookStore},
 };
 
 /// How long the secret before a rotation keeps signing.
@@ -83,9 +83,21 @@ pub struct WebhookService {
     policy: AddressPolicy,
 }
 
-fn storage(e: crate::ports::StoreError) -> ApiError {
+fn storage(e: StoreError) -> ApiError {
     ApiError::from_store(e, "webhook endpoint")
 }
+
+/// The 400 when the account has `MAX_ENDPOINTS` endpoints already; it names `field`.
+fn no_room(field: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::InvalidRequest,
+        format!("An account has at most {MAX_ENDPOINTS} webhook endpoints; delete one first."),
+    )
+    .with_field(field, "no room for another endpoint")
+}
+
+/// How often a change to an endpoint is read and made again when another change came between.
+const TRIES: usize = 3;
 
 impl WebhookService {
     /// Wires the service to its ports, with the address rules in force.
@@ -124,11 +136,7 @@ impl WebhookService {
         let url = self.check_url(url, field).await?;
         let (existing, _) = self.store.endpoints(account_id, None, MAX_ENDPOINTS).await.map_err(storage)?;
         if existing.len() >= MAX_ENDPOINTS {
-            return Err(ApiError::new(
-                ErrorCode::InvalidRequest,
-                format!("An account has at most {MAX_ENDPOINTS} webhook endpoints; delete one first."),
-            )
-            .with_field(field, "no room for another endpoint"));
+            return Err(no_room(field));
         }
         Ok(url)
     }
@@ -167,11 +175,15 @@ impl WebhookService {
         let set = SecretSet { current: secret.expose(), previous: None, previous_expires_at: None };
         let name = secret_name(account_id, &endpoint.id);
         self.secrets.put(&name, &serialize(&set)?).await.map_err(storage)?;
-        if let Err(e) = self.store.create_endpoint(&endpoint).await {
+        if let Err(e) = self.store.create_endpoint(&endpoint, MAX_ENDPOINTS).await {
             if let Err(cleanup) = self.secrets.delete(&name).await {
                 tracing::error!(error = %cleanup, endpoint = %endpoint.id, "could not delete an orphaned signing secret");
             }
-            return Err(storage(e));
+            return Err(match e {
+                // Another create took the last place meanwhile.
+                StoreError::Conflict(_) => no_room(field),
+                other => storage(other),
+            });
         }
         tracing::info!(endpoint = %endpoint.id, "webhook endpoint created");
         Ok((endpoint, secret))
@@ -231,29 +243,52 @@ impl WebhookService {
         self.store.endpoints(account_id, after, limit).await.map_err(storage)
     }
 
-    /// Changes what the request names.
+    /// Changes what the request names, on the endpoint as it is: a change that came between
+    /// (a rotation, a 410 that disabled it) is read again, never written over.
     pub async fn update(&self, account_id: &str, id: &str, request: UpdateEndpoint) -> Result<Endpoint, ApiError> {
-        let mut endpoint = self.get(account_id, id).await?;
-        if let Some(url) = request.url {
-            endpoint.url = self.url(&url).await?;
-        }
-        if let Some(events) = request.events {
-            endpoint.events = events.map(|e| event_types(&e)).transpose()?;
-        }
-        if let Some(text) = request.description {
-            endpoint.description = description(text)?;
-        }
-        if let Some(status) = request.status {
-            endpoint.status = status;
-            if status == EndpointStatus::Enabled {
-                endpoint.disabled_reason = None;
-            } else if endpoint.disabled_reason.is_none() {
-                endpoint.disabled_reason = Some("Disabled through the API.".into());
+        let url = match &request.url {
+            Some(url) => Some(self.url(url).await?),
+            None => None,
+        };
+        let events = request.events.map(|e| e.map(|e| event_types(&e)).transpose()).transpose()?;
+        let text = request.description.map(description).transpose()?;
+        self.change(account_id, id, |endpoint| {
+            if let Some(url) = &url {
+                endpoint.url = url.clone();
+            }
+            if let Some(events) = &events {
+                endpoint.events = events.clone();
+            }
+            if let Some(text) = &text {
+                endpoint.description = text.clone();
+            }
+            if let Some(status) = request.status {
+                endpoint.status = status;
+                if status == EndpointStatus::Enabled {
+                    endpoint.disabled_reason = None;
+                } else if endpoint.disabled_reason.is_none() {
+                    endpoint.disabled_reason = Some("Disabled through the API.".into());
+                }
+            }
+        })
+        .await
+    }
+
+    /// Reads the endpoint, applies `edit` and stores it if nothing changed it meanwhile; reads
+    /// it again and repeats otherwise.
+    async fn change(&self, account_id: &str, id: &str, edit: impl Fn(&mut Endpoint)) -> Result<Endpoint, ApiError> {
+        for _ in 0..TRIES {
+            let mut endpoint = self.get(account_id, id).await?;
+            let read = endpoint.updated_at;
+            edit(&mut endpoint);
+            endpoint.updated_at = Utc::now().max(read + chrono::Duration::microseconds(1));
+            match self.store.update_endpoint(&endpoint, read).await {
+                Ok(()) => return Ok(endpoint),
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(storage(e)),
             }
         }
-        endpoint.updated_at = Utc::now();
-        self.store.update_endpoint(&endpoint).await.map_err(storage)?;
-        Ok(endpoint)
+        Err(ApiError::new(ErrorCode::Conflict, "The endpoint kept changing while this change was made; retry."))
     }
 
     /// Deletes an endpoint and its secret; its pending deliveries fail at their next attempt.
@@ -269,7 +304,7 @@ impl WebhookService {
     /// A new secret; the current one keeps signing beside it for 24 hours. Answers the
     /// endpoint and the new secret, shown this once.
     pub async fn rotate(&self, account_id: &str, id: &str) -> Result<(Endpoint, Secret), ApiError> {
-        let mut endpoint = self.get(account_id, id).await?;
+        self.get(account_id, id).await?;
         let name = secret_name(account_id, id);
         let current = self.secrets.get(&name).await.map_err(storage)?.ok_or_else(ApiError::internal)?;
         let current: SecretSet = serde_json::from_str(&current).map_err(|e| {
@@ -282,10 +317,13 @@ impl WebhookService {
         let set =
             SecretSet { current: secret.expose(), previous: Some(current.current), previous_expires_at: Some(until) };
         self.secrets.replace(&name, &serialize(&set)?).await.map_err(storage)?;
-        endpoint.secret_version += 1;
-        endpoint.previous_secret_expires_at = Some(until);
-        endpoint.updated_at = now;
-        self.store.update_endpoint(&endpoint).await.map_err(storage)?;
+        // A new version, so deliveries drop the secret they hold, on the endpoint as it is now.
+        let endpoint = self
+            .change(account_id, id, |endpoint| {
+                endpoint.secret_version += 1;
+                endpoint.previous_secret_expires_at = Some(until);
+            })
+            .await?;
         tracing::info!(endpoint = %id, "webhook secret rotated");
         Ok((endpoint, secret))
     }
