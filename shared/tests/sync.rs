@@ -650,3 +650,21 @@ async fn finished_runs_and_their_events_expire_and_running_ones_stay() {
         assert_eq!(expiry(event), Some(at + 30 * 86_400), "events are kept 30 days");
     }
 }
+
+#[tokio::test]
+async fn a_record_too_large_to_store_ends_the_run_failed_at_once() {
+    let s = stack().await;
+    for i in 1..=4 {
+        s.source.set(&format!("V{i:03}"), &format!("Vendor {i}"), i);
+    }
+    s.source.set("V003", &"x".repeat(400_000), 3);
+    let run = s.start(SyncMode::Full).await;
+    let outcomes = s.drain(Duration::minutes(5)).await;
+    assert_eq!(outcomes, [Outcome::Done], "no retry: storing it would fail again");
+    let failed = s.syncs.get(millwright::ports::RunScope::Connection(&s.connection.id), &run.id).await.unwrap();
+    assert_eq!(failed.status, SyncStatus::Failed);
+    let error = failed.error.clone().unwrap();
+    assert_eq!(error.code, "UPSTREAM_ERROR");
+    assert!(error.message.starts_with("Record V003 is 400 KB"), "{}", error.message);
+    assert_eq!(s.endings(&failed).await, 1);
+}

@@ -75,6 +75,15 @@ impl StoredRecord {
         Some(Self { key, record, hash, sync_id: None, change: None })
     }
 
+    /// The largest record stored (its JSON): a DynamoDB item holds 400 KB in all.
+    pub const MAX_BYTES: usize = 380_000;
+
+    /// Its size, when it is larger than the store takes.
+    pub fn too_large(&self) -> Option<usize> {
+        let size = Value::Object(self.record.clone()).to_string().len();
+        (size > Self::MAX_BYTES).then_some(size)
+    }
+
     /// The same record as written by a run.
     pub fn written_by(mut self, sync_id: &str, change: Change) -> Self {
         self.sync_id = Some(sync_id.to_owned());

@@ -326,6 +326,16 @@ impl Worker {
                     "The system returned a record without a key.",
                 )));
             };
+            // Storing it would fail on every retry: the run ends here, saying which record.
+            if let Some(size) = stored.too_large() {
+                let message = format!(
+                    "Record {} is {} KB in the unified model; Millwright stores records of up to {} KB.",
+                    stored.key,
+                    size / 1000,
+                    StoredRecord::MAX_BYTES / 1000
+                );
+                return Ok(Step::Failed(RunError::new(ErrorCode::UpstreamError, message)));
+            }
             run.counts.fetched += 1;
             run.checkpoint.high_water = run.checkpoint.high_water.max(stored.updated_at());
             fresh.insert(stored.key.clone(), stored);
