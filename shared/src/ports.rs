@@ -252,6 +252,13 @@ pub trait SyncRunStore: Send + Sync {
         after: Option<&str>,
         limit: usize,
     ) -> Result<(Vec<SyncRun>, Option<String>), StoreError>;
+    /// Makes `run` the queued run of its connection, entity and mode, unless one is queued
+    /// already: then answers that one's id (a new request joins it). `stale`, when given, is the
+    /// id of a queued run known to have ended: the run takes its place.
+    async fn claim_queued(&self, run: &SyncRun, stale: Option<&str>) -> Result<Option<String>, StoreError>;
+    /// The run is no longer the queued one of its connection, entity and mode (it started, or
+    /// ended without starting).
+    async fn clear_queued(&self, run: &SyncRun) -> Result<(), StoreError>;
     /// Takes the lease of the run's connection and entity for one invocation (`token`, its own)
     /// until `until`, unless a lease that has not expired at `now` is held — by another run, or
     /// by another invocation of this one (SQS may deliver a message twice).

@@ -668,3 +668,19 @@ async fn a_record_too_large_to_store_ends_the_run_failed_at_once() {
     assert!(error.message.starts_with("Record V003 is 400 KB"), "{}", error.message);
     assert_eq!(s.endings(&failed).await, 1);
 }
+
+#[tokio::test]
+async fn a_sync_asked_for_again_while_one_is_queued_joins_it() {
+    let s = stack().await;
+    s.source.set("V001", "Vendor 1", 1);
+    let first = s.start(SyncMode::Incremental).await;
+    let again = s.start(SyncMode::Incremental).await;
+    assert_eq!(again.id, first.id, "one queued run per connection, entity and mode");
+    let full = s.start(SyncMode::Full).await;
+    assert_ne!(full.id, first.id, "another mode is another run");
+    assert_eq!(s.drain(Duration::minutes(5)).await, [Outcome::Done, Outcome::Done], "two messages, not three");
+    // Once it has run, asking again queues a new run.
+    let later = s.start(SyncMode::Incremental).await;
+    assert_ne!(later.id, first.id);
+    assert_eq!(later.status, SyncStatus::Queued);
+}

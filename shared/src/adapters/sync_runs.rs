@@ -6,7 +6,11 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::{
     Client,
-    types::{AttributeValue, ConditionCheck, Put, ReturnValue, TransactWriteItem, Update},
+    operation::update_item::UpdateItemError,
+    types::{
+        AttributeValue, ConditionCheck, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+        Update,
+    },
 };
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -20,7 +24,7 @@ use crate::{
     events::Event,
     model::LastSync,
     ports::{Holder, Lease, RunScope, StoreError, SyncRunStore},
-    sync::{SyncRun, SyncStatus, sortable},
+    sync::{SyncMode, SyncRun, SyncStatus, sortable},
 };
 
 /// The index of runs by account.
@@ -36,6 +40,14 @@ pub struct DynamoSyncRuns {
     runs: String,
     connections: String,
     events: String,
+}
+
+/// The state item's attribute naming the queued run of a mode (`queuedFull`, `queuedIncremental`).
+fn queued_attribute(run: &SyncRun) -> &'static str {
+    match run.mode {
+        SyncMode::Full => "queuedFull",
+        SyncMode::Incremental => "queuedIncremental",
+    }
 }
 
 fn state_key(run: &SyncRun) -> Item {
@@ -196,6 +208,53 @@ impl SyncRunStore for DynamoSyncRuns {
             runs[limit - 1].id.clone()
         });
         Ok((runs, next))
+    }
+
+    async fn claim_queued(&self, run: &SyncRun, stale: Option<&str>) -> Result<Option<String>, StoreError> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.runs)
+            .set_key(Some(state_key(run)))
+            .update_expression("SET #q = :id")
+            .expression_attribute_names("#q", queued_attribute(run))
+            .expression_attribute_values(":id", s(&run.id))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let update = match stale {
+            Some(old) => update.condition_expression("#q = :old").expression_attribute_values(":old", s(old)),
+            None => update.condition_expression("attribute_not_exists(#q)"),
+        };
+        match update.send().await {
+            Ok(_) => Ok(None),
+            Err(e) => match e.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(c)) => {
+                    let held = c.item().and_then(|i| i.get(queued_attribute(run))).and_then(|v| v.as_s().ok());
+                    // Taken over meanwhile by another request: that one is the queued run now.
+                    Ok(Some(held.cloned().unwrap_or_default()))
+                }
+                _ => Err(sdk("claim the queued run", e)),
+            },
+        }
+    }
+
+    async fn clear_queued(&self, run: &SyncRun) -> Result<(), StoreError> {
+        let cleared = self
+            .client
+            .update_item()
+            .table_name(&self.runs)
+            .set_key(Some(state_key(run)))
+            .update_expression("REMOVE #q")
+            .condition_expression("#q = :id")
+            .expression_attribute_names("#q", queued_attribute(run))
+            .expression_attribute_values(":id", s(&run.id))
+            .send()
+            .await;
+        match cleared {
+            Ok(_) => Ok(()),
+            // Another run is the queued one already (or none is): nothing of this run's to clear.
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) => Err(sdk("clear the queued run", e)),
+        }
     }
 
     async fn lease(

@@ -131,18 +131,48 @@ impl SyncService {
                 checkpoint: Checkpoint::default(),
             })
             .collect();
-        self.runs.create(&runs).await.map_err(storage)?;
         if needs_auth {
+            self.runs.create(&runs).await.map_err(storage)?;
             tracing::warn!(connection = %connection.id, runs = runs.len(), "scheduled syncs skipped: credentials rejected");
             return Ok(runs);
         }
-        let messages: Vec<SyncMessage> = runs
+        // At most one queued run per connection, entity and mode: a request for one that is
+        // queued already joins it.
+        let mut answer = Vec::with_capacity(runs.len());
+        let mut fresh = Vec::new();
+        for run in runs {
+            match self.queued_already(&run).await? {
+                Some(queued) => answer.push(queued),
+                None => {
+                    answer.push(run.clone());
+                    fresh.push(run);
+                }
+            }
+        }
+        self.runs.create(&fresh).await.map_err(storage)?;
+        let messages: Vec<SyncMessage> = fresh
             .iter()
             .map(|r| SyncMessage::Run { connection_id: r.connection_id.clone(), sync_id: r.id.clone() })
             .collect();
         self.queue.send(&messages, Duration::ZERO).await.map_err(storage)?;
-        tracing::info!(connection = %connection.id, runs = runs.len(), ?mode, ?trigger, "syncs queued");
-        Ok(runs)
+        tracing::info!(connection = %connection.id, queued = fresh.len(), joined = answer.len() - fresh.len(), ?mode, ?trigger, "syncs queued");
+        Ok(answer)
+    }
+
+    /// The queued run of the same connection, entity and mode that `run` joins, if there is
+    /// one; otherwise `run` becomes that queued run (taking the place of one that has ended).
+    async fn queued_already(&self, run: &SyncRun) -> Result<Option<SyncRun>, ApiError> {
+        let mut stale = None;
+        for _ in 0..3 {
+            let Some(id) = self.runs.claim_queued(run, stale.as_deref()).await.map_err(storage)? else {
+                return Ok(None);
+            };
+            match self.runs.run(&run.connection_id, &id).await.map_err(storage)? {
+                Some(queued) if queued.status == SyncStatus::Queued => return Ok(Some(queued)),
+                _ => stale = Some(id),
+            }
+        }
+        Err(ApiError::new(ErrorCode::Conflict, "Syncs of this entity are being started meanwhile; retry."))
     }
 
     /// Starts the first sync of a new connection: a full run of each entity it is waiting for.

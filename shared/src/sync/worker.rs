@@ -149,6 +149,7 @@ impl Worker {
             return Ok(Outcome::Done);
         }
         tracing::error!(sync = %run.id, "the run's work failed every retry; it ends failed");
+        self.runs.clear_queued(&run).await?;
         let error = RunError::new(ErrorCode::InternalError, "The run failed every retry; start a new one.");
         self.end(run, Holder::Abandoned(Utc::now()), Step::Failed(error)).await
     }
@@ -202,6 +203,8 @@ impl Worker {
             return self.end(run, Holder::Lease(token), Step::Failed(stopped())).await;
         }
         if run.status == SyncStatus::Queued {
+            // Started: a new request queues a run of its own rather than join this one.
+            self.runs.clear_queued(&run).await?;
             let window = started - Span::days(i64::from(connection.settings.historical_days));
             run.status = SyncStatus::Running;
             run.started_at = Some(started);
