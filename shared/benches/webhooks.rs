@@ -141,7 +141,7 @@ impl Bench {
                 let deadline = Utc::now() + chrono::Duration::seconds(60);
                 let response = sqs::handle_batch(event, deadline, |m: DeliveryMessage, r: sqs::Received| {
                     let dispatcher = &dispatcher;
-                    let receipt = Receipt { handle: r.receipt_handle, receive_count: r.receive_count };
+                    let receipt = Receipt { handle: r.receipt_handle };
                     async move { dispatcher.handle(&m, &receipt).await }
                 })
                 .await;

@@ -389,7 +389,11 @@ pub trait WebhookStore: Send + Sync {
         after: Option<&str>,
         limit: usize,
     ) -> Result<(Vec<Delivery>, Option<String>), StoreError>;
-    /// Sets a delivery's status and next due time, appending the attempt made, if any.
+    /// Starts a new round of attempts of a delivery that is not pending (`Conflict` when it is:
+    /// its round goes on, and a second would double its attempts), due at `at`.
+    async fn restart_delivery(&self, id: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Sets a delivery's status and next due time, appending the attempt made, if any (and
+    /// counting it in the round).
     async fn update_delivery(
         &self,
         id: &str,

@@ -17,7 +17,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let dispatcher = Backends::from_env().await?.dispatcher();
     sqs::serve(|message: DeliveryMessage, received: Received| {
         let dispatcher = &dispatcher;
-        let receipt = Receipt { handle: received.receipt_handle, receive_count: received.receive_count };
+        let receipt = Receipt { handle: received.receipt_handle };
         async move { dispatcher.handle(&message, &receipt).await }
     })
     .await

@@ -15,8 +15,6 @@ pub struct Received {
     pub deadline: DateTime<Utc>,
     /// The handle that changes the message's visibility.
     pub receipt_handle: String,
-    /// How often SQS has handed the message out, this time included.
-    pub receive_count: u32,
     /// The ARN of the queue it came from (a function may be fed by a queue and its DLQ).
     pub source: String,
 }
@@ -35,7 +33,6 @@ where
         let received = Received {
             deadline,
             receipt_handle: record.receipt_handle.unwrap_or_default(),
-            receive_count: record.attributes.get("ApproximateReceiveCount").and_then(|c| c.parse().ok()).unwrap_or(1),
             source: record.event_source_arn.unwrap_or_default(),
         };
         let handler = &handler;

@@ -283,15 +283,40 @@ impl WebhookStore for DynamoWebhooks {
             .expression_attribute_values(":u", to_item_value(&Utc::now())?)
             .expression_attribute_values(":n", to_item_value(&next_attempt_at)?);
         if let Some(attempt) = attempt {
-            expression.push_str(", attempts = list_append(if_not_exists(attempts, :none), :a)");
+            expression.push_str(", attempts = list_append(if_not_exists(attempts, :none), :a) ADD roundAttempts :one");
             request = request
                 .expression_attribute_values(":none", AttributeValue::L(Vec::new()))
-                .expression_attribute_values(":a", AttributeValue::L(vec![AttributeValue::M(to_item(attempt)?)]));
+                .expression_attribute_values(":a", AttributeValue::L(vec![AttributeValue::M(to_item(attempt)?)]))
+                .expression_attribute_values(":one", AttributeValue::N("1".into()));
         }
         match request.update_expression(expression).send().await {
             Ok(_) => Ok(()),
             Err(e) if conditional(&e) => Err(StoreError::NotFound),
             Err(e) => Err(sdk("update delivery", e)),
+        }
+    }
+
+    async fn restart_delivery(&self, id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let pending = to_item_value(&DeliveryStatus::Pending)?;
+        let restarted = self
+            .client
+            .update_item()
+            .table_name(&self.deliveries)
+            .key("id", s(id))
+            .update_expression("SET #s = :pending, updatedAt = :at, nextAttemptAt = :at, roundAttempts = :zero")
+            .condition_expression("attribute_exists(id) AND #s <> :pending")
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_values(":pending", pending)
+            .expression_attribute_values(":at", to_item_value(&at)?)
+            .expression_attribute_values(":zero", AttributeValue::N("0".into()))
+            .send()
+            .await;
+        match restarted {
+            Ok(_) => Ok(()),
+            Err(e) if conditional(&e) => {
+                Err(StoreError::Conflict("the delivery is pending: its attempts go on".into()))
+            }
+            Err(e) => Err(sdk("restart delivery", e)),
         }
     }
 }

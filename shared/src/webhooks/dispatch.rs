@@ -1,7 +1,9 @@
 //! One delivery attempt: sign the stored body with the endpoint's live secrets, POST it, log the
 //! attempt, and decide what comes next — done on 2xx, endpoint disabled on 410, otherwise the
 //! message is hidden on the queue until the next attempt of the retry schedule is due; after
-//! the last one the delivery is failed and the queue moves the message to its dead-letter queue.
+//! the last one the delivery is failed and its message done with. Attempts are counted on the
+//! delivery, so a message the queue hands out again without an attempt costs none; only
+//! messages that cannot be handled at all reach the dead-letter queue.
 
 use chrono::Utc;
 use std::{
@@ -22,8 +24,6 @@ use crate::ports::{DeliveryQueue, SecretStore, StoreError, WebhookStore, Webhook
 pub struct Receipt {
     /// The handle that changes the message's visibility.
     pub handle: String,
-    /// How often the message has been received, this time included: the attempt's number.
-    pub receive_count: u32,
 }
 
 /// Why a message stays on the queue.
@@ -37,9 +37,6 @@ pub enum Undelivered {
         /// The wait before the next.
         wait: Duration,
     },
-    /// The last attempt failed: the delivery is failed and the message goes to the DLQ.
-    #[error("attempt {0} failed, the last one; the delivery failed")]
-    Exhausted(u32),
     /// Storage failed; the message comes back after the visibility timeout.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -84,7 +81,9 @@ impl Dispatcher {
             }
         };
         let attempt = self.attempt(&delivery, &endpoint).await?;
-        let number = receipt.receive_count.max(1);
+        // Counted on the delivery: a message handed out again without an attempt (its handler
+        // was stopped) moves the schedule on by nothing.
+        let number = delivery.round_attempts + 1;
         match attempt.status_code {
             _ if attempt.succeeded() => {
                 self.store.update_delivery(&delivery.id, DeliveryStatus::Succeeded, Some(&attempt), None).await?;
@@ -108,8 +107,8 @@ impl Dispatcher {
                 }
                 None => {
                     self.store.update_delivery(&delivery.id, DeliveryStatus::Failed, Some(&attempt), None).await?;
-                    self.queue.postpone(&receipt.handle, Duration::ZERO).await?;
-                    Err(Undelivered::Exhausted(number))
+                    tracing::warn!(delivery = %delivery.id, attempts = number, "every attempt of the schedule failed; delivery failed");
+                    Ok(())
                 }
             },
         }

@@ -340,7 +340,8 @@ impl WebhookService {
         self.store.deliveries(endpoint_id, after, limit).await.map_err(storage)
     }
 
-    /// Queues a delivery of the account for a new round of attempts, whatever its status.
+    /// Queues a delivery of the account for a new round of attempts, unless one is going on
+    /// (409: it is still pending).
     pub async fn redeliver(&self, account_id: &str, id: &str) -> Result<Delivery, ApiError> {
         let not_found = || ApiError::not_found("webhook delivery");
         if !id.starts_with(DELIVERY_PREFIX) {
@@ -354,10 +355,22 @@ impl WebhookService {
             .filter(|d| d.account_id == account_id)
             .ok_or_else(not_found)?;
         let now = Utc::now();
-        self.store.update_delivery(id, DeliveryStatus::Pending, None, Some(now)).await.map_err(storage)?;
+        match self.store.restart_delivery(id, now).await {
+            Ok(()) => {}
+            // Only one round at a time: a second would send the delivery twice as often.
+            Err(StoreError::Conflict(_)) => {
+                let next = delivery.next_attempt_at.map_or_else(|| "soon".to_owned(), |t| t.to_rfc3339());
+                return Err(ApiError::new(
+                    ErrorCode::Conflict,
+                    format!("The delivery is still being attempted; its next attempt is due {next}."),
+                ));
+            }
+            Err(e) => return Err(storage(e)),
+        }
         self.queue.send(&[DeliveryMessage { delivery_id: id.to_owned() }]).await.map_err(storage)?;
         delivery.status = DeliveryStatus::Pending;
         delivery.next_attempt_at = Some(now);
+        delivery.round_attempts = 0;
         Ok(delivery)
     }
 }

@@ -194,6 +194,10 @@ pub struct Delivery {
     pub updated_at: DateTime<Utc>,
     /// When the next attempt is due, while one is.
     pub next_attempt_at: Option<DateTime<Utc>>,
+    /// Attempts of the current round (since it was made or last redelivered): which attempt of
+    /// the retry schedule comes next, however often the queue handed its message out.
+    #[serde(default)]
+    pub round_attempts: u32,
 }
 
 impl Delivery {
@@ -212,6 +216,7 @@ impl Delivery {
             created_at: now,
             updated_at: now,
             next_attempt_at: Some(now),
+            round_attempts: 0,
         }
     }
 
