@@ -103,6 +103,28 @@ pub fn connector_error(system: &str, e: ConnectorError) -> ApiError {
     }
 }
 
+/// The record a write of unknown outcome was to change, when reading it back shows the change
+/// made: an update's fields as sent, a status change's new status. None otherwise (and for a
+/// create, whose record has no key to read it by, or a delete), leaving the outcome unknown.
+async fn read_back(
+    connector: &dyn Connector,
+    credentials: &Credentials,
+    entity: Entity,
+    write: &Write,
+) -> Option<Record> {
+    let key = match write {
+        Write::Update(key, _) | Write::ChangeStatus(key, _) => key,
+        Write::Create(_) | Write::Delete(_) => return None,
+    };
+    let record = connector.get(credentials, entity, key).await.ok()??;
+    let done = match write {
+        Write::Update(_, patch) => patch.iter().all(|(field, value)| record.get(field) == Some(value)),
+        Write::ChangeStatus(_, to) => record.get("statusKey").and_then(Value::as_str) == Some(to.as_str()),
+        Write::Create(_) | Write::Delete(_) => false,
+    };
+    done.then_some(record)
+}
+
 fn storage(e: StoreError) -> ApiError {
     tracing::error!(error = %e, "record or idempotency store failed");
     ApiError::internal()
@@ -289,26 +311,41 @@ impl RecordService {
                     .ok_or_else(|| ApiError::not_found(entity.singular()))
             }
         };
-        let (status, record) = match write {
-            Write::Create(body) => (201, connector.create(credentials, entity, body).await.map_err(fail)?),
+        let (status, written) = match write {
+            Write::Create(body) => (201, connector.create(credentials, entity, body).await),
             Write::Update(key, patch) => {
                 caps.require(Operation::Update)?;
                 let current = current(key).await?;
                 caps.check_update(patch, &current)?;
-                (200, connector.update(credentials, entity, &current, patch).await.map_err(fail)?)
+                (200, connector.update(credentials, entity, &current, patch).await)
             }
             Write::ChangeStatus(key, to) => {
                 caps.require(Operation::ChangeStatus)?;
                 let current = current(key).await?;
                 caps.check_status(&current, to)?;
-                (200, connector.change_status(credentials, entity, &current, to).await.map_err(fail)?)
+                (200, connector.change_status(credentials, entity, &current, to).await)
             }
             Write::Delete(key) => {
                 caps.require(Operation::Delete)?;
                 let current = current(key).await?;
                 caps.check_delete(&current)?;
-                (200, connector.delete(credentials, entity, &current).await.map_err(fail)?)
+                (200, connector.delete(credentials, entity, &current).await)
             }
+        };
+        let record = match written {
+            Ok(record) => record,
+            // The system got the write and gave no clear answer: where reading the record back
+            // shows the change, it happened.
+            Err(e @ ConnectorError::Unknown { .. }) => {
+                match read_back(connector.as_ref(), credentials, entity, write).await {
+                    Some(record) => {
+                        tracing::info!(entity = entity.path(), "a write of unknown outcome was read back: it happened");
+                        record
+                    }
+                    None => return Err(fail(e)),
+                }
+            }
+            Err(e) => return Err(fail(e)),
         };
         if !connector.live_reads() {
             self.remember(target.connection_id, entity, &record).await;

@@ -289,6 +289,12 @@ impl StandIn {
             .await;
     }
 
+    /// `faults`, for requests of one method only.
+    pub async fn faults_on(&self, tenant: &str, method: &str, matching: &str, responses: Value) {
+        let body = json!({"tenant": tenant, "method": method, "match": matching, "responses": responses});
+        self.call(Method::POST, "faults", Some(body)).await;
+    }
+
     /// Gives a user of the system a new password, as its administrator would.
     pub async fn password(&self, tenant: &str, password: &str) {
         self.call(Method::POST, "password", Some(json!({"tenant": tenant, "password": password}))).await;

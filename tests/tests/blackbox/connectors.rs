@@ -260,6 +260,32 @@ async fn a_write_sap_carried_out_but_never_answered_is_not_sent_again_for_its_ke
 }
 
 #[tokio::test]
+async fn an_update_sap_carried_out_but_never_answered_is_read_back_and_answered() {
+    let (api, key, tenant, sap) = (Api::new(), account(20), user("RB"), StandIn::of("sap_s4hana"));
+    let (_, token) = connect(&api, &key, "sap_s4hana", &tenant, "cloud").await;
+    full(&api, &token, "purchase-orders").await;
+    let draft = key_of(&listed(&api, &token, "purchase-orders", Some("draft")).await[0]);
+    // SAP changes the order, then answers only after the connector has stopped waiting.
+    sap.faults_on(&tenant, "PATCH", "A_PurchaseOrder", json!([{"stallSeconds": 12}])).await;
+    let change = json!({"terms": "0004"});
+    let path = format!("/v1/purchase-orders/{draft}");
+    let answer = api.write_once(Method::PATCH, &path, &token, &change, "terms-0004").await;
+    assert_eq!(answer.status, StatusCode::OK, "read back, the change is there: {}", answer.body);
+    assert_eq!(answer.body["data"]["terms"], "0004");
+    let again = api.write_once(Method::PATCH, &path, &token, &change, "terms-0004").await;
+    assert_eq!((again.status, &again.body), (StatusCode::OK, &answer.body), "the key answers the same");
+    let log = wait_for("SAP's answer to the stalled change", Duration::from_millis(500), || async {
+        let log = sap.requests(&tenant).await;
+        match requests(&log, "PATCH", "A_PurchaseOrder").iter().any(|r| r["status"] == 204) {
+            true => Ok(log),
+            false => Err(format!("{log:?}")),
+        }
+    })
+    .await;
+    assert_eq!(requests(&log, "PATCH", "A_PurchaseOrder").len(), 1, "one change sent: {log:?}");
+}
+
+#[tokio::test]
 async fn sap_ecc_names_its_client_and_finds_changes_without_header_timestamps() {
     let (api, key, tenant, ecc) = (Api::new(), account(20), user("ECC"), StandIn::of("sap_ecc"));
     let (_, token) = credits_move_as_priced(&api, &key, "sap_ecc", &tenant, "on_prem", 8).await;
