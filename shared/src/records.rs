@@ -104,17 +104,21 @@ pub fn connector_error(system: &str, e: ConnectorError) -> ApiError {
 }
 
 /// The record a write of unknown outcome was to change, when reading it back shows the change
-/// made: an update's fields as sent, a status change's new status. None otherwise (and for a
-/// create, whose record has no key to read it by, or a delete), leaving the outcome unknown.
+/// made: an update's fields as sent, a status change's new status, a create's record found by the
+/// reference it carried (where the system keeps one). None otherwise (and for a delete), leaving
+/// the outcome unknown.
 async fn read_back(
     connector: &dyn Connector,
     credentials: &Credentials,
     entity: Entity,
     write: &Write,
+    reference: Option<&str>,
 ) -> Option<Record> {
-    let key = match write {
-        Write::Update(key, _) | Write::ChangeStatus(key, _) => key,
-        Write::Create(_) | Write::Delete(_) => return None,
+    let key = match (write, reference) {
+        (Write::Update(key, _) | Write::ChangeStatus(key, _), _) => key,
+        // A create is found by the reference it carried, where the system keeps one.
+        (Write::Create(_), Some(reference)) => return connector.created(credentials, entity, reference).await.ok()?,
+        (Write::Create(_), None) | (Write::Delete(_), _) => return None,
     };
     let record = connector.get(credentials, entity, key).await.ok()??;
     let done = match write {
@@ -123,6 +127,13 @@ async fn read_back(
         Write::Create(_) | Write::Delete(_) => false,
     };
     done.then_some(record)
+}
+
+/// The reference a create with an Idempotency-Key carries into the system: 12 characters (what
+/// SAP's "Your Reference" holds), the same for the same connection and key.
+fn reference(connection_id: &str, key: &str) -> String {
+    let digest = idempotency::fingerprint(&json!([connection_id, key]));
+    format!("MW{}", digest[..10].to_uppercase())
 }
 
 fn storage(e: StoreError) -> ApiError {
@@ -239,13 +250,14 @@ impl RecordService {
     ) -> Result<(u16, Value), ApiError> {
         let connection_id = target.connection_id;
         let Some(key) = idempotency_key else {
-            return self.execute(target, entity, &write).await;
+            return self.execute(target, entity, &write, None).await;
         };
         let fingerprint = write.fingerprint(entity);
         match idempotency::begin(self.idempotency.as_ref(), connection_id, key, &fingerprint).await? {
             Begun::Replay(status, body) => Ok((status, body)),
             Begun::Run(claimed) => {
-                let (result, wrote) = watching_writes(self.execute(target, entity, &write)).await;
+                let reference = reference(connection_id, key);
+                let (result, wrote) = watching_writes(self.execute(target, entity, &write, Some(&reference))).await;
                 claimed.finish(result, Value::clone, wrote).await
             }
         }
@@ -253,7 +265,13 @@ impl RecordService {
 
     /// Carries a write out; when the system rejects the stored credentials, the connection
     /// becomes `auth_required` (with its events) as it does when a sync meets them.
-    async fn execute(&self, target: Target<'_>, entity: Entity, write: &Write) -> Result<(u16, Value), ApiError> {
+    async fn execute(
+        &self,
+        target: Target<'_>,
+        entity: Entity,
+        write: &Write,
+        reference: Option<&str>,
+    ) -> Result<(u16, Value), ApiError> {
         let place = match &self.in_flight {
             Some(in_flight) => {
                 let now = Utc::now();
@@ -273,7 +291,7 @@ impl RecordService {
             }
             None => None,
         };
-        let result = self.send(target, entity, write).await;
+        let result = self.send(target, entity, write, reference).await;
         if let (Some(in_flight), Some(place)) = (&self.in_flight, &place)
             && let Err(e) = in_flight.release(place).await
         {
@@ -289,7 +307,13 @@ impl RecordService {
     }
 
     /// The write itself: checked against the capabilities, then the system asked.
-    async fn send(&self, target: Target<'_>, entity: Entity, write: &Write) -> Result<(u16, Value), ApiError> {
+    async fn send(
+        &self,
+        target: Target<'_>,
+        entity: Entity,
+        write: &Write,
+        reference: Option<&str>,
+    ) -> Result<(u16, Value), ApiError> {
         let connector = self.connector(target.system)?;
         let caps = connector.capabilities().of(entity);
         // Refused writes need no credentials; the rest do.
@@ -312,7 +336,7 @@ impl RecordService {
             }
         };
         let (status, written) = match write {
-            Write::Create(body) => (201, connector.create(credentials, entity, body).await),
+            Write::Create(body) => (201, connector.create(credentials, entity, body, reference).await),
             Write::Update(key, patch) => {
                 caps.require(Operation::Update)?;
                 let current = current(key).await?;
@@ -337,7 +361,7 @@ impl RecordService {
             // The system got the write and gave no clear answer: where reading the record back
             // shows the change, it happened.
             Err(e @ ConnectorError::Unknown { .. }) => {
-                match read_back(connector.as_ref(), credentials, entity, write).await {
+                match read_back(connector.as_ref(), credentials, entity, write, reference).await {
                     Some(record) => {
                         tracing::info!(entity = entity.path(), "a write of unknown outcome was read back: it happened");
                         record

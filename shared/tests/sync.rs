@@ -14,6 +14,7 @@ use millwright::{
     connectors::{Changes, Connector, ConnectorError, Connectors, Credentials, ListQuery, sandbox::Sandbox},
     entities::{Entity, Record},
     model::{Connection, ConnectionStatus},
+    ports::StoreError,
     records::{RecordService, Target},
     sync::{Outcome, SyncMessage, SyncMode, SyncRequest, SyncRun, SyncService, SyncStatus, Trigger, Worker},
     webhooks::AddressPolicy,
@@ -288,6 +289,22 @@ impl Stack {
         }
     }
 
+    /// A full run of seven vendors whose worker (running as a task) is held at its second page.
+    async fn held_at_its_second_page(
+        &self,
+    ) -> (SyncRun, SyncMessage, tokio::task::JoinHandle<Result<Outcome, StoreError>>) {
+        for i in 1..=7 {
+            self.source.set(&format!("V{i:03}"), &format!("Vendor {i}"), i);
+        }
+        let run = self.start(SyncMode::Full).await;
+        let (message, _) = self.receive(30).await.unwrap();
+        *self.source.hold_at.lock().unwrap() = Some(1);
+        let (worker, held) = (self.worker.clone(), message.clone());
+        let task = tokio::spawn(async move { worker.handle(&held, Utc::now() + Duration::minutes(5)).await });
+        self.asked_reaches(2, &task).await;
+        (run, message, task)
+    }
+
     async fn stored(&self, include_deleted: bool) -> BTreeMap<String, Record> {
         let query = ListQuery { limit: 500, include_deleted, ..Default::default() };
         let page = self.records.list(self.target(), ENTITY, &query).await.unwrap();
@@ -517,17 +534,8 @@ async fn rejected_credentials_skip_scheduled_runs_until_new_ones_are_accepted() 
 #[tokio::test]
 async fn a_message_delivered_twice_runs_its_sync_once() {
     let s = stack().await;
-    for i in 1..=7 {
-        s.source.set(&format!("V{i:03}"), &format!("Vendor {i}"), i);
-    }
-    let run = s.start(SyncMode::Full).await;
-    let (message, _) = s.receive(30).await.unwrap();
     // The first delivery is between its first and second page when SQS delivers it again.
-    *s.source.hold_at.lock().unwrap() = Some(1);
-    let worker = s.worker.clone();
-    let first = message.clone();
-    let task = tokio::spawn(async move { worker.handle(&first, Utc::now() + Duration::minutes(5)).await });
-    s.asked_reaches(2, &task).await;
+    let (run, message, task) = s.held_at_its_second_page().await;
     let again = s.worker.handle(&message, Utc::now() + Duration::minutes(5)).await.unwrap();
     assert_eq!(again, Outcome::Waiting, "the second delivery waits for the first instead of running beside it");
     s.source.gate.add_permits(1);
@@ -543,17 +551,8 @@ async fn a_message_delivered_twice_runs_its_sync_once() {
 #[tokio::test]
 async fn a_run_whose_work_failed_every_retry_ends_failed_once() {
     let s = stack().await;
-    for i in 1..=7 {
-        s.source.set(&format!("V{i:03}"), &format!("Vendor {i}"), i);
-    }
-    let run = s.start(SyncMode::Full).await;
-    let (message, _) = s.receive(30).await.unwrap();
     // While an invocation holds it, the run is not given up on.
-    *s.source.hold_at.lock().unwrap() = Some(1);
-    let worker = s.worker.clone();
-    let live = message.clone();
-    let task = tokio::spawn(async move { worker.handle(&live, Utc::now() + Duration::minutes(5)).await });
-    s.asked_reaches(2, &task).await;
+    let (run, message, task) = s.held_at_its_second_page().await;
     assert_eq!(s.worker.abandon(&message).await.unwrap(), Outcome::Superseded);
     task.abort();
     let _ = task.await;

@@ -39,8 +39,9 @@ impl WebhookTransport for Down {
     }
 }
 
-#[tokio::test]
-async fn a_delivery_is_tried_on_every_attempt_of_the_schedule_counted_on_itself_then_failed() {
+/// A stack of its own on moto (its name, AWS settings and functions' settings), where webhook
+/// endpoints may be on 127.0.0.1.
+async fn provisioned() -> (String, aws_config::SdkConfig, Config) {
     assert!(std::env::var("AWS_ENDPOINT_URL").is_ok(), "these tests run against moto: set AWS_ENDPOINT_URL");
     let name = format!("it-{}", ulid::Ulid::new().to_string().to_lowercase());
     let aws = aws_config::load_from_env().await;
@@ -48,6 +49,12 @@ async fn a_delivery_is_tried_on_every_attempt_of_the_schedule_counted_on_itself_
     let mut env = provision::provision(&aws, &template, &name).await.unwrap().env;
     env.insert("ALLOW_LOCAL_ADDRESSES".into(), "true".into());
     let config = Config::from_lookup(|k| env.get(k).cloned()).unwrap();
+    (name, aws, config)
+}
+
+#[tokio::test]
+async fn a_delivery_is_tried_on_every_attempt_of_the_schedule_counted_on_itself_then_failed() {
+    let (name, aws, config) = provisioned().await;
     let queue = config.webhooks.delivery_queue_url.clone();
     let backends = Backends::new(config).await;
     let (account, _) = accounts::open(backends.store.as_ref(), 1, None).await.unwrap();
@@ -161,13 +168,8 @@ async fn a_delivery_is_tried_on_every_attempt_of_the_schedule_counted_on_itself_
 
 #[tokio::test]
 async fn endpoints_keep_their_limit_under_concurrent_creates_and_a_change_never_writes_over_another() {
-    assert!(std::env::var("AWS_ENDPOINT_URL").is_ok(), "these tests run against moto: set AWS_ENDPOINT_URL");
-    let name = format!("it-{}", ulid::Ulid::new().to_string().to_lowercase());
-    let aws = aws_config::load_from_env().await;
-    let template = provision::parse(include_str!("../../infra/template.yaml")).unwrap();
-    let mut env = provision::provision(&aws, &template, &name).await.unwrap().env;
-    env.insert("ALLOW_LOCAL_ADDRESSES".into(), "true".into());
-    let backends = Backends::new(Config::from_lookup(|k| env.get(k).cloned()).unwrap()).await;
+    let (_, _, config) = provisioned().await;
+    let backends = Backends::new(config).await;
     let (account, _) = accounts::open(backends.store.as_ref(), 1, None).await.unwrap();
     let service = backends.webhooks();
     let creates = (0..MAX_ENDPOINTS + 4).map(|i| {

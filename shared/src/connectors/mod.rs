@@ -178,14 +178,28 @@ pub trait Connector: Send + Sync {
         Err(ConnectorError::Unsupported)
     }
 
-    /// Creates a record; answers it as the system stored it.
+    /// Creates a record; answers it as the system stored it. `reference`, when given, goes onto
+    /// the record where the system keeps one, so that `created` finds the record again when the
+    /// answer to the create was lost.
     async fn create(
         &self,
         _credentials: &Credentials,
         _entity: Entity,
         _body: &Record,
+        _reference: Option<&str>,
     ) -> Result<Record, ConnectorError> {
         Err(ConnectorError::Unsupported)
+    }
+
+    /// The record a create carrying `reference` made, where the system can look it up by that;
+    /// none where it cannot (so the create's outcome stays unknown).
+    async fn created(
+        &self,
+        _credentials: &Credentials,
+        _entity: Entity,
+        _reference: &str,
+    ) -> Result<Option<Record>, ConnectorError> {
+        Ok(None)
     }
 
     /// Changes fields of a record; answers the record after the change. `current` is the record

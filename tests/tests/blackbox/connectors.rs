@@ -178,6 +178,19 @@ async fn sap_s4hana_syncs_reads_and_writes_over_odata() {
     assert_eq!(sap.violations(&tenant).await, Vec::<Value>::new());
 }
 
+/// Runs a full sync of purchase orders while one of the `orders` was edited in the system between
+/// two of its pages: the edit is an update, the order is read again at its new place, and every
+/// order `live` before is live still (none taken for deleted).
+async fn full_sync_missed_nothing(api: &Api, token: &str, orders: u64, live: &[Value]) {
+    let run = sync(api, token, "purchase-orders", "full").await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let [fetched, _, updated, deleted] = counts(&run);
+    assert_eq!((updated, deleted), (1, 0), "the edit is an update and no order was missed as deleted: {run}");
+    assert!(fetched > orders, "the edited order is read again at its new place: {run}");
+    let after: Vec<String> = listed(api, token, "purchase-orders", None).await.iter().map(key_of).collect();
+    assert_eq!(after, live.iter().map(key_of).collect::<Vec<_>>(), "every live order is still live");
+}
+
 #[tokio::test]
 async fn a_change_inside_sap_while_a_sync_pages_through_hides_no_record() {
     let (api, key, tenant, sap) = (Api::new(), account(20), user("PG"), StandIn::of("sap_s4hana"));
@@ -191,13 +204,7 @@ async fn a_change_inside_sap_while_a_sync_pages_through_hides_no_record() {
     sap.touch(json!({"tenant": tenant, "entitySet": "A_PurchaseOrder", "key": oldest,
         "changes": {"PaymentTerms": "ZB77"}, "afterNextPage": true}))
         .await;
-    let run = sync(&api, &token, "purchase-orders", "full").await;
-    assert_eq!(run["status"], "succeeded", "{run}");
-    let [fetched, _, updated, deleted] = counts(&run);
-    assert_eq!((updated, deleted), (1, 0), "the edit is an update and no order was missed as deleted: {run}");
-    assert!(fetched > orders, "the edited order is read again at its new place: {run}");
-    let after: Vec<String> = listed(&api, &token, "purchase-orders", None).await.iter().map(key_of).collect();
-    assert_eq!(after, live.iter().map(key_of).collect::<Vec<_>>(), "every live order is still live");
+    full_sync_missed_nothing(&api, &token, orders, &live).await;
     assert_eq!(api.get(&format!("/v1/purchase-orders/{oldest}"), &token).await.body["data"]["terms"], "ZB77");
     assert_eq!(sap.violations(&tenant).await, Vec::<Value>::new());
 }
@@ -216,13 +223,7 @@ async fn a_change_inside_maximo_while_a_sync_pages_through_hides_no_record() {
             "changes": {"description": "Edited while a sync paged"}, "afterNextPage": true}))
         .await;
     maximo.clear(&apikey).await;
-    let run = sync(&api, &token, "purchase-orders", "full").await;
-    assert_eq!(run["status"], "succeeded", "{run}");
-    let [fetched, _, updated, deleted] = counts(&run);
-    assert_eq!((updated, deleted), (1, 0), "the edit is an update and no order was missed as deleted: {run}");
-    assert!(fetched > orders, "the edited order is read again at its new place: {run}");
-    let after: Vec<String> = listed(&api, &token, "purchase-orders", None).await.iter().map(key_of).collect();
-    assert_eq!(after, live.iter().map(key_of).collect::<Vec<_>>(), "every live order is still live");
+    full_sync_missed_nothing(&api, &token, orders, &live).await;
     let edited = api.get(&format!("/v1/purchase-orders/{}", key_of(oldest)), &token).await.body["data"].clone();
     assert_eq!(edited["remoteData"]["description"], "Edited while a sync paged");
     let log = maximo.requests(&apikey).await;
@@ -231,11 +232,11 @@ async fn a_change_inside_maximo_while_a_sync_pages_through_hides_no_record() {
 }
 
 #[tokio::test]
-async fn a_write_sap_carried_out_but_never_answered_is_not_sent_again_for_its_key() {
+async fn a_write_sap_carries_out_too_late_to_answer_is_not_sent_again_for_its_key() {
     let (api, key, tenant, sap) = (Api::new(), account(20), user("IK"), StandIn::of("sap_s4hana"));
     let (_, token) = connect(&api, &key, "sap_s4hana", &tenant, "cloud").await;
-    // SAP creates the order, then answers only after the connector has stopped waiting.
-    sap.faults(&tenant, "A_PurchaseOrder", json!([{"stallSeconds": 12}])).await;
+    // SAP takes the order in only after the connector has stopped waiting and looked for it.
+    sap.faults_on(&tenant, "POST", "A_PurchaseOrder", json!([{"delaySeconds": 15}])).await;
     let order = json!({"vendorKey": "17300001", "siteKey": "1010", "currencyKey": "EUR",
         "lineItems": [{"materialKey": "TG11", "quantity": "5", "price": "12.50"}]});
     let first = api.write_once(Method::POST, "/v1/purchase-orders", &token, &order, "order-77").await;
@@ -245,7 +246,7 @@ async fn a_write_sap_carried_out_but_never_answered_is_not_sent_again_for_its_ke
     let again = api.write_once(Method::POST, "/v1/purchase-orders", &token, &order, "order-77").await;
     again.error(504, "UPSTREAM_TIMEOUT");
     assert_eq!(again.body["error"]["message"], first.body["error"]["message"]);
-    let log = wait_for("SAP's answer to the stalled create", Duration::from_millis(500), || async {
+    let log = wait_for("SAP's answer to the late create", Duration::from_millis(500), || async {
         let log = sap.requests(&tenant).await;
         match log.iter().any(|r| r["method"] == "POST" && r["status"] == 201) {
             true => Ok(log),
@@ -260,7 +261,7 @@ async fn a_write_sap_carried_out_but_never_answered_is_not_sent_again_for_its_ke
 }
 
 #[tokio::test]
-async fn an_update_sap_carried_out_but_never_answered_is_read_back_and_answered() {
+async fn writes_sap_carried_out_but_never_answered_are_read_back_and_answered() {
     let (api, key, tenant, sap) = (Api::new(), account(20), user("RB"), StandIn::of("sap_s4hana"));
     let (_, token) = connect(&api, &key, "sap_s4hana", &tenant, "cloud").await;
     full(&api, &token, "purchase-orders").await;
@@ -283,6 +284,18 @@ async fn an_update_sap_carried_out_but_never_answered_is_read_back_and_answered(
     })
     .await;
     assert_eq!(requests(&log, "PATCH", "A_PurchaseOrder").len(), 1, "one change sent: {log:?}");
+
+    // A create carries a reference of its key into SAP ("Your Reference"): a create whose answer
+    // never came is found by it.
+    sap.faults_on(&tenant, "POST", "A_PurchaseOrder", json!([{"stallSeconds": 12}])).await;
+    let order = json!({"vendorKey": "17300001", "siteKey": "1010", "currencyKey": "EUR",
+        "lineItems": [{"materialKey": "TG11", "quantity": "3", "price": "9.00"}]});
+    let made = api.write_once(Method::POST, "/v1/purchase-orders", &token, &order, "order-found").await;
+    assert_eq!(made.status, StatusCode::CREATED, "found by its reference: {}", made.body);
+    let reference = made.body["data"]["remoteData"]["CorrespncExternalReference"].as_str().unwrap_or_default();
+    assert!(reference.starts_with("MW") && reference.len() == 12, "{}", made.body);
+    let again = api.write_once(Method::POST, "/v1/purchase-orders", &token, &order, "order-found").await;
+    assert_eq!(again.body["data"]["key"], made.body["data"]["key"], "the key answers the same order");
 }
 
 #[tokio::test]

@@ -491,7 +491,13 @@ impl Connector for Maximo {
         self.session(credentials)?.record(shape, key).await
     }
 
-    async fn create(&self, credentials: &Credentials, entity: Entity, body: &Record) -> Result<Record, ConnectorError> {
+    async fn create(
+        &self,
+        credentials: &Credentials,
+        entity: Entity,
+        body: &Record,
+        _: Option<&str>,
+    ) -> Result<Record, ConnectorError> {
         let shape = writable(entity)?;
         let body = Value::Object(shape.body(body)?);
         let session = self.session(credentials)?;
@@ -831,7 +837,8 @@ mod tests {
         let maximo = maximo();
         let line = json!({"materialKey": "900810", "quantity": "3"});
         let order = json!({"vendorKey": "KENNEDY", "siteKey": "BEDFORD", "lineItems": [line]});
-        let created = maximo.create(&credentials, Entity::PurchaseOrders, order.as_object().unwrap()).await.unwrap();
+        let created =
+            maximo.create(&credentials, Entity::PurchaseOrders, order.as_object().unwrap(), None).await.unwrap();
         assert_eq!((created["key"].as_str(), created["statusKey"].as_str()), (Some(key), Some("pending_approval")));
         let patch = json!({"title": "Seals", "dueAt": "2026-12-10T08:00:00Z"});
         let patch = patch.as_object().unwrap();
@@ -849,7 +856,10 @@ mod tests {
             maximo.update(&credentials, Entity::PurchaseOrders, &unkeyed, patch).await,
             Err(ConnectorError::NotFound)
         );
-        assert_eq!(maximo.create(&credentials, Entity::Assets, &Record::new()).await, Err(ConnectorError::Unsupported));
+        assert_eq!(
+            maximo.create(&credentials, Entity::Assets, &Record::new(), None).await,
+            Err(ConnectorError::Unsupported)
+        );
 
         let requests = done.join().unwrap();
         assert_eq!(request_line(&requests[0]), "POST /maximo/api/os/mxapipo?lean=1 HTTP/1.1");
@@ -886,7 +896,8 @@ mod tests {
             vec![(201, vec![("location", location)], String::new()), ok(member)]
         });
         let order = json!({"title": "Replace seal", "siteKey": "BEDFORD", "severity": "2"});
-        let created = maximo().create(&api_key(&base), Entity::WorkOrders, order.as_object().unwrap()).await.unwrap();
+        let created =
+            maximo().create(&api_key(&base), Entity::WorkOrders, order.as_object().unwrap(), None).await.unwrap();
         assert_eq!((created["key"].as_str(), created["severity"].as_str()), (Some(key), Some("2")));
         let requests = done.join().unwrap();
         assert_eq!(body_of(&requests[0]), json!({"description": "Replace seal", "siteid": "BEDFORD", "wopriority": 2}));

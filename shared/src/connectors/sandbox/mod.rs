@@ -343,7 +343,13 @@ impl Connector for Sandbox {
         Ok(data::find(entity, key).cloned())
     }
 
-    async fn create(&self, _: &Credentials, entity: Entity, body: &Record) -> Result<Record, ConnectorError> {
+    async fn create(
+        &self,
+        _: &Credentials,
+        entity: Entity,
+        body: &Record,
+        _: Option<&str>,
+    ) -> Result<Record, ConnectorError> {
         match entity {
             Entity::PurchaseOrders => create_purchase_order(body),
             Entity::WorkOrders => create_other(entity, "WO", "open", body),
@@ -409,12 +415,13 @@ mod tests {
             body(json!({"vendorKey": vendor, "siteKey": "SITE-NORTH", "currencyKey": "EUR",
                         "lineItems": [{"materialKey": material, "quantity": "3", "price": "1.10"}]}))
         };
-        let created = Sandbox.create(&none(), Entity::PurchaseOrders, &order("V-1001", "M-2001")).await.unwrap();
+        let created = Sandbox.create(&none(), Entity::PurchaseOrders, &order("V-1001", "M-2001"), None).await.unwrap();
         assert_eq!((created["totalNetValue"].as_str(), created["statusKey"].as_str()), (Some("3.30"), Some("draft")));
         assert_eq!(created["totalGrossValue"], "3.93");
-        let blocked = Sandbox.create(&none(), Entity::PurchaseOrders, &order(data::BLOCKED_VENDOR, "M-2001")).await;
+        let blocked =
+            Sandbox.create(&none(), Entity::PurchaseOrders, &order(data::BLOCKED_VENDOR, "M-2001"), None).await;
         assert!(matches!(blocked, Err(ConnectorError::Rule { code: ErrorCode::InvalidVendor, .. })));
-        let empty = Sandbox.create(&none(), Entity::PurchaseOrders, &order("V-1001", "M-2005")).await;
+        let empty = Sandbox.create(&none(), Entity::PurchaseOrders, &order("V-1001", "M-2005"), None).await;
         assert!(matches!(empty, Err(ConnectorError::Rule { code: ErrorCode::OutOfStock, .. })));
     }
 

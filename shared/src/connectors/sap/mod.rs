@@ -52,6 +52,10 @@ const EQUIPMENT_SERVICE: &str = "/sap/opu/odata/sap/API_EQUIPMENT";
 /// The change timestamp the sets are filtered and ordered on.
 pub const CHANGED: &str = "LastChangeDateTime";
 
+/// A purchase order's "Your Reference" (12 characters): where a create puts the reference that
+/// finds the order again when the answer to the create was lost.
+const REFERENCE: &str = "CorrespncExternalReference";
+
 /// Records asked for per page; the server may send fewer and a `__next` link.
 const PAGE: usize = 100;
 
@@ -570,12 +574,22 @@ impl Connector for Sap {
         self.record(&session, entity, key).await
     }
 
-    async fn create(&self, credentials: &Credentials, entity: Entity, body: &Record) -> Result<Record, ConnectorError> {
+    async fn create(
+        &self,
+        credentials: &Credentials,
+        entity: Entity,
+        body: &Record,
+        reference: Option<&str>,
+    ) -> Result<Record, ConnectorError> {
         if entity != Entity::PurchaseOrders {
             return Err(ConnectorError::Unsupported);
         }
         let session = self.session(credentials).await?;
-        let insert = mapping::new_purchase_order(body, &po_defaults(credentials));
+        let mut insert = mapping::new_purchase_order(body, &po_defaults(credentials));
+        // The order's "Your Reference", unless the body set it: how a lost answer is found.
+        if let (Some(reference), Some(header)) = (reference, insert.as_object_mut()) {
+            header.entry(REFERENCE).or_insert_with(|| reference.into());
+        }
         let url = self.url(&session, &format!("{PO_SERVICE}/A_PurchaseOrder"), &[])?;
         let answer = self.write(&session, PO_SERVICE, Method::POST, url, Some(&insert)).await?;
         let created = odata::entity(&answer.json("the created purchase order")?)?;
@@ -585,6 +599,25 @@ impl Connector for Sap {
             Some(_) => mapping::purchase_order(&created).ok_or(ConnectorError::NotFound),
             None => Err(ConnectorError::Upstream("the created purchase order has no number".into())),
         }
+    }
+
+    async fn created(
+        &self,
+        credentials: &Credentials,
+        entity: Entity,
+        reference: &str,
+    ) -> Result<Option<Record>, ConnectorError> {
+        let Some(set) = Set::of(entity).filter(|_| entity == Entity::PurchaseOrders) else { return Ok(None) };
+        let session = self.session(credentials).await?;
+        let mut options = vec![
+            ("$format", "json".to_owned()),
+            ("$top", "1".to_owned()),
+            ("$filter", format!("{REFERENCE} eq {}", odata::quoted(reference))),
+        ];
+        options.extend(set.expand.map(|e| ("$expand", e.to_owned())));
+        let url = self.url(&session, &format!("{}/{}", set.service, set.name), &options)?;
+        let found = odata::collection(&self.get_json(&session, url).await?)?;
+        Ok(found.results.first().and_then(|r| (set.read)(r)))
     }
 
     async fn update(
