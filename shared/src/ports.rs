@@ -73,11 +73,9 @@ pub trait AccountStore: Send + Sync {
 /// Looks bearer credentials up by digest.
 #[async_trait]
 pub trait TokenStore: Send + Sync {
-    /// The record stored under a digest (strongly consistent, so a revoked token fails at once).
-    async fn token(&self, digest: &str) -> Result<Option<TokenRecord>, StoreError>;
-    /// The record stored under a digest, counting one more use of it in rate-limit window
-    /// `window` (see `limits`): with the uses of that window so far, this one included. One
-    /// atomic step, however many requests count at once.
+    /// The record stored under a digest (a revoked token has none at once), counting one more
+    /// use of it in rate-limit window `window` (see `limits`): with the uses of that window so
+    /// far, this one included. One atomic step, however many requests count at once.
     async fn count_use(&self, digest: &str, window: i64) -> Result<Option<(TokenRecord, u32)>, StoreError>;
 }
 

@@ -298,15 +298,15 @@ async fn rotation_revokes_the_old_token_and_disconnect_the_current_one() {
     let account = s.account(2).await;
     let (c, first) = s.service.connect(&account, request("upkeep", "cloud", "pw")).await.unwrap();
     let tokens = s.backends.store.as_ref();
-    assert!(tokens.token(&first.digest).await.unwrap().is_some());
+    assert!(tokens.count_use(&first.digest, 0).await.unwrap().is_some());
     let (_, second) = s.service.rotate(&account, &c.id).await.unwrap();
-    assert!(tokens.token(&first.digest).await.unwrap().is_none());
+    assert!(tokens.count_use(&first.digest, 0).await.unwrap().is_none());
     assert_eq!(
-        tokens.token(&token::digest(&second.plaintext)).await.unwrap().unwrap().connection_id,
+        tokens.count_use(&token::digest(&second.plaintext), 0).await.unwrap().unwrap().0.connection_id,
         Some(c.id.clone())
     );
     s.service.disconnect(&account, &c.id).await.unwrap();
-    assert!(tokens.token(&second.digest).await.unwrap().is_none());
+    assert!(tokens.count_use(&second.digest, 0).await.unwrap().is_none());
     assert_eq!(s.service.rotate(&account, &c.id).await.unwrap_err().code, ErrorCode::Conflict);
 }
 

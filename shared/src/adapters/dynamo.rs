@@ -295,10 +295,6 @@ impl AccountStore for DynamoStore {
 
 #[async_trait]
 impl TokenStore for DynamoStore {
-    async fn token(&self, digest: &str) -> Result<Option<TokenRecord>, StoreError> {
-        self.get(&self.tables.tokens, HashMap::from([("digest".into(), s(digest))])).await?.map(from_item).transpose()
-    }
-
     async fn count_use(&self, digest: &str, window: i64) -> Result<Option<(TokenRecord, u32)>, StoreError> {
         // One counter per window, `hits<window>`; the one before goes in the same step.
         let (current, previous) = (format!("{HITS}{window}"), format!("{HITS}{}", window - 1));

@@ -35,7 +35,7 @@ pub async fn watching_writes<F: std::future::Future>(work: F) -> (F::Output, boo
 /// The least time an attempt is worth starting with.
 const MIN_ATTEMPT: Duration = Duration::from_secs(1);
 /// The largest answer read from a system.
-pub const MAX_ANSWER_BYTES: usize = 32 << 20;
+const MAX_ANSWER_BYTES: usize = 32 << 20;
 
 /// How hard a call tries before it gives up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -149,12 +149,23 @@ impl SyncService {
                 }
             }
         }
-        self.runs.create(&fresh).await.map_err(storage)?;
         let messages: Vec<SyncMessage> = fresh
             .iter()
             .map(|r| SyncMessage::Run { connection_id: r.connection_id.clone(), sync_id: r.id.clone() })
             .collect();
-        self.queue.send(&messages, Duration::ZERO).await.map_err(storage)?;
+        let queued = match self.runs.create(&fresh).await {
+            Ok(()) => self.queue.send(&messages, Duration::ZERO).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = queued {
+            // Runs that will never run must not stay the ones later requests join.
+            for run in &fresh {
+                if let Err(e) = self.runs.clear_queued(run).await {
+                    tracing::error!(sync = %run.id, error = %e, "a run that was not queued still marks its entity");
+                }
+            }
+            return Err(storage(e));
+        }
         tracing::info!(connection = %connection.id, queued = fresh.len(), joined = answer.len() - fresh.len(), ?mode, ?trigger, "syncs queued");
         Ok(answer)
     }
