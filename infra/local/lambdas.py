@@ -2,10 +2,10 @@
 
 Each function of the template runs as instances of its binary, started with the environment
 Lambda gives a custom runtime (AWS_LAMBDA_RUNTIME_API, AWS_LAMBDA_FUNCTION_NAME, credentials of
-the function's own, ...) plus the template's variables, and fed through the Lambda Runtime API, which this module serves to each
-instance: the instance asks for its next event, handles it, and posts its response or its error.
-As on Lambda, an instance handles one invocation at a time and another instance starts when
-every one is busy (up to a per-function limit; beyond it invocations wait their turn); an
+the function's own, ...) plus the template's variables, and fed through the Lambda Runtime API,
+which this module serves to each instance: the instance asks for its next event, handles it,
+and posts its response or its error. As on Lambda, an instance handles one invocation at a
+time and another instance starts when every one is busy (up to a per-function limit; beyond it invocations wait their turn); an
 invocation that runs past the function's Timeout kills its instance and fails, and an instance
 that exits fails the invocation it held. Nothing is retried here and nothing is answered that
 the function did not answer: a caller gets the function's response, its error, or the reason
