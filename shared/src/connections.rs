@@ -374,7 +374,7 @@ impl ConnectionService {
                 sync_interval_minutes: change.sync_interval_minutes.or(Some(current.sync_interval_minutes)),
                 historical_days: change.historical_days.or(Some(current.historical_days)),
             };
-            let listable = self.connectors.get(&connection.system).map(|c| c.capabilities().listable());
+            let listable = self.connectors.capabilities(&connection.system).map(|c| c.listable());
             connection.settings = merged.resolve(&listable.unwrap_or_default())?;
         }
         // The schedule first: a connection never shows an interval its schedule does not keep

@@ -1,12 +1,13 @@
 //! Millwright's domain crate: everything the Lambda functions share.
 //!
-//! The domain modules (`catalog`, `token`, `model`, `entities`, `capabilities`, `error`,
-//! `connections`, `records`, `sync`, `events`, `webhooks`, `auth`, `connectors`) know nothing of AWS; they speak to storage and secrets through the narrow traits in `ports`.
-//! `adapters` implements those traits on DynamoDB and Secrets Manager and holds the HTTP glue
-//! that turns Lambda events into domain calls.
+//! The domain (`catalog`, `token`, `model`, `entities`, `capabilities`, `error`, `connections`,
+//! `records`, `sync`, `events`, `webhooks`, `auth`, the `Connector` trait) knows nothing of AWS
+//! or of HTTP clients; it speaks to storage, queues and secrets through the narrow traits in
+//! `ports`, and to customers' systems through `connectors::Connector`. The adapters on AWS are
+//! the `millwright-aws` crate (adapters/), the outbound HTTP client `millwright-outbound`
+//! (outbound/), and each connector a crate of its own (connectors/).
 
 pub mod accounts;
-pub mod adapters;
 pub mod auth;
 pub mod capabilities;
 pub mod catalog;
@@ -19,7 +20,6 @@ pub mod events;
 pub mod idempotency;
 pub mod limits;
 pub mod model;
-pub mod openapi;
 pub mod page;
 pub(crate) mod patch;
 pub mod ports;

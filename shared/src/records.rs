@@ -10,7 +10,7 @@ use crate::{
     capabilities::{Capabilities, Operation},
     catalog,
     connections::credentials,
-    connectors::{Connector, ConnectorError, Connectors, Credentials, ListQuery, Page, http::watching_writes},
+    connectors::{Connector, ConnectorError, Connectors, Credentials, ListQuery, Page, watching_writes},
     deadline,
     entities::{Entity, Record},
     error::{ApiError, ErrorCode},

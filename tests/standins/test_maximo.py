@@ -37,7 +37,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 SERVER = REPO / "infra" / "local" / "standins" / "maximo.py"
 SEED_FILE = SERVER.with_name("maximo_seed.json")
-# IBM's own files (reference, not part of the repository), as shared/tests/vendor.rs finds them.
+# IBM's own files (reference, not part of the repository), as connectors/vendor_specs.rs finds them.
 SAMPLES = Path(os.environ.get("MILLWRIGHT_VENDOR_SPECS") or REPO.parent / "shared" / "specs") / "maximo"
 MAX_PAGE = 20  # the server under test runs with --max-page-size 20, below the 25 seeded POs
 PASSWORD = "Millwright-Demo-1"

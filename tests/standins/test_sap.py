@@ -39,7 +39,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 SERVER = REPO / "infra" / "local" / "standins" / "sap.py"
-# SAP's own files (reference, not part of the repository), as shared/tests/vendor.rs finds them.
+# SAP's own files (reference, not part of the repository), as connectors/vendor_specs.rs finds them.
 SPECS = Path(os.environ.get("MILLWRIGHT_VENDOR_SPECS") or REPO.parent / "shared" / "specs") / "sap-s4hana"
 PASSWORD = "Millwright-Demo-1"
 PO = "/sap/opu/odata/sap/API_PURCHASEORDER_PROCESS_SRV"

@@ -3,12 +3,34 @@
 
 mod routes;
 
-use millwright::adapters::{config::Services, http};
+use millwright::{ports::IdempotencyStore, sync::SyncService, webhooks::WebhookService};
+use millwright_aws::{
+    config::{Api, Backends},
+    http,
+};
 use std::sync::Arc;
+
+/// What the function keeps between invocations.
+pub struct State {
+    api: Api,
+    /// Idempotency keys of connects.
+    idempotency: Arc<dyn IdempotencyStore>,
+    /// A new connection's first sync.
+    syncs: SyncService,
+    /// A connection's webhook settings.
+    webhooks: WebhookService,
+}
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     http::init_logging();
-    let services = Services::from_env().await?;
-    http::serve(Arc::new(services), routes::route).await
+    let backends = Backends::from_env().await?;
+    let connectors = millwright_connectors::standard(backends.policy());
+    let state = State {
+        idempotency: backends.idempotency(),
+        syncs: backends.syncs(connectors.clone()),
+        webhooks: backends.webhooks(),
+        api: backends.api(backends.connections(connectors)),
+    };
+    http::serve(Arc::new(state), routes::route).await
 }

@@ -2,26 +2,29 @@
 
 use millwright::{
     accounts,
-    adapters::{
-        config::Services,
-        http::{ApiRequest, Reply, no_route},
-    },
     auth::require_account,
     connections::{ConnectRequest, ConnectionPatch, new_connection_id},
     error::ApiError,
     idempotency::{self, Begun},
-    openapi, page,
+    page,
 };
+use millwright_aws::http::{ApiRequest, Reply, no_route};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
+use crate::State;
+
+/// The API's OpenAPI document, rendered from `openapi.yaml` and the data model by
+/// `scripts/admin openapi` (a test of the admin tool keeps it current).
+const OPENAPI: &str = include_str!("../../../docs/openapi.json");
+
 /// Dispatches one request.
-pub async fn route(services: Arc<Services>, request: ApiRequest) -> Result<Reply, ApiError> {
+pub async fn route(services: Arc<State>, request: ApiRequest) -> Result<Reply, ApiError> {
     match (request.method.as_str(), request.path().as_slice()) {
         ("GET", ["v1", "systems"]) => {
-            Ok(Reply::ok(json!({"data": services.connections.offerings(), "nextCursor": null})))
+            Ok(Reply::ok(json!({"data": services.api.connections.offerings(), "nextCursor": null})))
         }
-        ("GET", ["v1", "openapi.json"]) => Ok(Reply::ok(openapi::document())),
+        ("GET", ["v1", "openapi.json"]) => Ok(Reply::rendered(OPENAPI)),
         ("GET", ["v1", "credits"]) => credits(&services, &request).await,
         ("GET" | "POST", ["v1", "account", "keys"]) | ("DELETE", ["v1", "account", "keys", _]) => {
             keys(&services, &request).await
@@ -29,15 +32,15 @@ pub async fn route(services: Arc<Services>, request: ApiRequest) -> Result<Reply
         ("POST", ["v1", "connections"]) => connect(&services, &request).await,
         ("GET", ["v1", "connections"]) => list(&services, &request).await,
         ("GET", ["v1", "connections", id]) => {
-            let caller = services.caller(&request).await?;
-            let connection = services.connections.get(require_account(&caller)?, id).await?;
+            let caller = services.api.caller(&request).await?;
+            let connection = services.api.connections.get(require_account(&caller)?, id).await?;
             Ok(Reply::ok(json!({"connection": connection})))
         }
         ("PATCH", ["v1", "connections", id]) => update(&services, &request, id).await,
         ("PUT", ["v1", "connections", id, "credentials"]) => {
-            let caller = services.caller(&request).await?;
+            let caller = services.api.caller(&request).await?;
             let account = require_account(&caller)?;
-            let connection = services.connections.replace_credentials(account, id, request.json()?).await?;
+            let connection = services.api.connections.replace_credentials(account, id, request.json()?).await?;
             Ok(Reply::ok(json!({"connection": connection})))
         }
         _ => Err(no_route()),
@@ -47,8 +50,8 @@ pub async fn route(services: Arc<Services>, request: ApiRequest) -> Result<Reply
 /// Connects, once per `Idempotency-Key` when one is given: a retry with the same key and body
 /// answers 200 with the connection it made, without its token or webhook secret (shown once,
 /// never stored: rotate them if that first answer was lost), and charges nothing again.
-async fn connect(services: &Services, request: &ApiRequest) -> Result<Reply, ApiError> {
-    let caller = services.caller(request).await?;
+async fn connect(services: &State, request: &ApiRequest) -> Result<Reply, ApiError> {
+    let caller = services.api.caller(request).await?;
     let account = require_account(&caller)?;
     let Some(key) = request.header("idempotency-key") else {
         return connect_now(services, account, request).await.map(Reply::created);
@@ -66,14 +69,14 @@ async fn connect(services: &Services, request: &ApiRequest) -> Result<Reply, Api
                 kept
             };
             let (status, body) = claimed.finish(made, shown_once, false).await?;
-            Ok(Reply { status, body })
+            Ok(Reply::new(status, body))
         }
     }
 }
 
 /// Checks the credentials with the system, charges the credits and makes the connection, its
 /// token, its own webhook endpoint when asked and its first sync; answers the 201 body.
-async fn connect_now(services: &Services, account: &str, request: &ApiRequest) -> Result<Value, ApiError> {
+async fn connect_now(services: &State, account: &str, request: &ApiRequest) -> Result<Value, ApiError> {
     let mut body: ConnectRequest = request.json()?;
     // The connection's own endpoint exists before the connection does, so that it hears the
     // connection's very first event; a connect that fails takes it away again.
@@ -82,7 +85,7 @@ async fn connect_now(services: &Services, account: &str, request: &ApiRequest) -
         Some(url) => Some(services.webhooks.for_connection(account, &id, Some(url)).await?),
         None => None,
     };
-    let (connection, token) = match services.connections.connect_as(account, &id, body).await {
+    let (connection, token) = match services.api.connections.connect_as(account, &id, body).await {
         Ok(made) => made,
         Err(e) => {
             if hook.is_some() {
@@ -105,15 +108,15 @@ async fn connect_now(services: &Services, account: &str, request: &ApiRequest) -
 
 /// Changes a connection, and its own webhook endpoint when the body names `webhookUrl` (whose
 /// address is checked before anything changes).
-async fn update(services: &Services, request: &ApiRequest, id: &str) -> Result<Reply, ApiError> {
-    let caller = services.caller(request).await?;
+async fn update(services: &State, request: &ApiRequest, id: &str) -> Result<Reply, ApiError> {
+    let caller = services.api.caller(request).await?;
     let account = require_account(&caller)?;
     let patch: ConnectionPatch = request.json()?;
     let hook = patch.webhook_url.clone();
     if let Some(Some(url)) = &hook {
         services.webhooks.check_url(url, "webhookUrl").await?;
     }
-    let connection = services.connections.update(account, id, patch).await?;
+    let connection = services.api.connections.update(account, id, patch).await?;
     let mut reply = json!({"connection": connection});
     if let Some(url) = hook {
         reply["webhook"] = match services.webhooks.for_connection(account, id, url).await? {
@@ -126,10 +129,10 @@ async fn update(services: &Services, request: &ApiRequest, id: &str) -> Result<R
 }
 
 /// The account's keys: list, issue another, revoke one.
-async fn keys(services: &Services, request: &ApiRequest) -> Result<Reply, ApiError> {
-    let caller = services.caller(request).await?;
+async fn keys(services: &State, request: &ApiRequest) -> Result<Reply, ApiError> {
+    let caller = services.api.caller(request).await?;
     let account = require_account(&caller)?;
-    let store = services.accounts.as_ref();
+    let store = services.api.accounts.as_ref();
     match (request.method.as_str(), request.path().as_slice()) {
         ("POST", _) => {
             let (key, secret) = accounts::add_key(store, account).await?;
@@ -143,19 +146,20 @@ async fn keys(services: &Services, request: &ApiRequest) -> Result<Reply, ApiErr
     }
 }
 
-async fn list(services: &Services, request: &ApiRequest) -> Result<Reply, ApiError> {
-    let caller = services.caller(request).await?;
+async fn list(services: &State, request: &ApiRequest) -> Result<Reply, ApiError> {
+    let caller = services.api.caller(request).await?;
     let account = require_account(&caller)?;
     let limit = page::limit(request.query("limit"))?;
     let after = request.query("cursor").map(page::decode_cursor).transpose()?;
-    let (data, next) = services.connections.list(account, after.as_deref(), limit).await?;
+    let (data, next) = services.api.connections.list(account, after.as_deref(), limit).await?;
     Ok(Reply::ok(json!({"data": data, "nextCursor": next.as_deref().map(page::encode_cursor)})))
 }
 
-async fn credits(services: &Services, request: &ApiRequest) -> Result<Reply, ApiError> {
-    let caller = services.caller(request).await?;
+async fn credits(services: &State, request: &ApiRequest) -> Result<Reply, ApiError> {
+    let caller = services.api.caller(request).await?;
     let account_id = require_account(&caller)?;
     let account = services
+        .api
         .accounts
         .account(account_id)
         .await
@@ -164,7 +168,7 @@ async fn credits(services: &Services, request: &ApiRequest) -> Result<Reply, Api
             ApiError::internal()
         })?
         .ok_or_else(|| ApiError::not_found("account"))?;
-    let holding = services.connections.holding_credits(account_id).await?;
+    let holding = services.api.connections.holding_credits(account_id).await?;
     let used: u32 = holding.iter().map(|c| c.credits).sum();
     let connections: Vec<_> = holding
         .iter()

@@ -3,10 +3,6 @@
 
 use chrono::{DateTime, Utc};
 use millwright::{
-    adapters::{
-        config::Services,
-        http::{ApiRequest, Reply, no_route},
-    },
     auth::require_connection,
     connectors::{ListQuery, Page},
     entities::{Entity, Record},
@@ -15,9 +11,12 @@ use millwright::{
     page,
     records::Write,
 };
+use millwright_aws::http::{ApiRequest, Reply, no_route};
 use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
+
+use crate::State;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -58,11 +57,11 @@ fn page_reply(page: Page) -> Reply {
 }
 
 /// The `connectionId` an account-key read names, checked to be the account's (404 otherwise).
-async fn owned(services: &Services, request: &ApiRequest, account_id: &str) -> Result<String, ApiError> {
+async fn owned(services: &State, request: &ApiRequest, account_id: &str) -> Result<String, ApiError> {
     let id = request
         .query("connectionId")
         .ok_or_else(|| ApiError::invalid_field("connectionId", "required when reading with the account key"))?;
-    let connection = services.connections.get(account_id, id).await?;
+    let connection = services.api.connections.get(account_id, id).await?;
     if connection.data_deletion.is_some() {
         return Err(ApiError::new(ErrorCode::NotFound, "The connection's synced data was deleted."));
     }
@@ -70,7 +69,7 @@ async fn owned(services: &Services, request: &ApiRequest, account_id: &str) -> R
 }
 
 /// Dispatches one request.
-pub async fn route(services: Arc<Services>, request: ApiRequest) -> Result<Reply, ApiError> {
+pub async fn route(services: Arc<State>, request: ApiRequest) -> Result<Reply, ApiError> {
     let path = request.path();
     let method = request.method.as_str();
     // Refuse unknown paths before authenticating, as API Gateway would.
@@ -80,7 +79,7 @@ pub async fn route(services: Arc<Services>, request: ApiRequest) -> Result<Reply
         (_, ["v1", e, ..]) if path.len() <= 5 => Some(entity(e)?),
         _ => return Err(no_route()),
     };
-    let caller = services.caller(&request).await?;
+    let caller = services.api.caller(&request).await?;
     let records = &services.records;
     // The account key reads a connection's synced copy (also after disconnect); it does not write.
     if let Principal::Account { account_id } = &caller {
@@ -103,7 +102,7 @@ pub async fn route(services: Arc<Services>, request: ApiRequest) -> Result<Reply
     let idempotency_key = request.header("idempotency-key");
     let write = |entity: Entity, write: Write| async move {
         let (status, body) = records.write(connection, entity, write, idempotency_key).await?;
-        Ok(Reply { status, body })
+        Ok(Reply::new(status, body))
     };
     match (method, path.as_slice(), target) {
         ("GET", ["v1", "capabilities"], _) => {

@@ -2,10 +2,6 @@
 //! `POST /v1/connections/{id}/syncs` (account key), `GET /v1/syncs` and `GET /v1/syncs/{id}` (either).
 
 use millwright::{
-    adapters::{
-        config::Services,
-        http::{ApiRequest, Reply, no_route},
-    },
     auth::require_account,
     error::{ApiError, ErrorCode},
     model::Principal,
@@ -13,11 +9,14 @@ use millwright::{
     ports::RunScope,
     sync::{SyncRequest, Trigger},
 };
+use millwright_aws::http::{ApiRequest, Reply, no_route};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
+use crate::State;
+
 /// Dispatches one request.
-pub async fn route(services: Arc<Services>, request: ApiRequest) -> Result<Reply, ApiError> {
+pub async fn route(services: Arc<State>, request: ApiRequest) -> Result<Reply, ApiError> {
     let path = request.path();
     let method = request.method.as_str();
     if !matches!(
@@ -26,7 +25,7 @@ pub async fn route(services: Arc<Services>, request: ApiRequest) -> Result<Reply
     ) {
         return Err(no_route());
     }
-    let caller = services.caller(&request).await?;
+    let caller = services.api.caller(&request).await?;
     match (method, path.as_slice()) {
         ("POST", ["v1", "connections", id, "syncs"]) => start(&services, &request, require_account(&caller)?, id).await,
         ("POST", ["v1", "syncs"]) => match &caller {
@@ -45,7 +44,7 @@ pub async fn route(services: Arc<Services>, request: ApiRequest) -> Result<Reply
             let scope = match (&caller, filter) {
                 (Principal::Connection { connection_id, .. }, _) => RunScope::Connection(connection_id),
                 (Principal::Account { account_id }, Some(id)) => {
-                    services.connections.get(account_id, id).await?;
+                    services.api.connections.get(account_id, id).await?;
                     RunScope::Connection(id)
                 }
                 (Principal::Account { account_id }, None) => RunScope::Account(account_id),
@@ -66,8 +65,8 @@ pub async fn route(services: Arc<Services>, request: ApiRequest) -> Result<Reply
 }
 
 /// Queues runs for a connection of the account.
-async fn start(services: &Services, request: &ApiRequest, account_id: &str, id: &str) -> Result<Reply, ApiError> {
-    let connection = services.connections.get(account_id, id).await?;
+async fn start(services: &State, request: &ApiRequest, account_id: &str, id: &str) -> Result<Reply, ApiError> {
+    let connection = services.api.connections.get(account_id, id).await?;
     let body: SyncRequest =
         if request.body.iter().all(u8::is_ascii_whitespace) { SyncRequest::default() } else { request.json()? };
     let runs = services.syncs.start(&connection, body, Trigger::Manual).await?;

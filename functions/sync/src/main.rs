@@ -2,22 +2,18 @@
 //! queues the runs of schedules that fired. Failed messages go back to the queue alone; those
 //! that failed every retry come from the dead-letter queue, and their runs end failed.
 
-use millwright::{
-    adapters::{
-        config::{Backends, Config},
-        http, sqs,
-    },
-    connectors::Connectors,
-    sync::SyncMessage,
+use millwright::sync::SyncMessage;
+use millwright_aws::{
+    config::{Backends, Config},
+    http, sqs,
 };
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     http::init_logging();
-    let config = Config::from_env()?;
-    let dead_letters = config.sync.dead_letter_arn.clone();
-    let backends = Backends::new(config).await;
-    let worker = backends.worker(Connectors::standard(backends.policy));
+    let backends = Backends::new(Config::from_env()?).await;
+    let dead_letters = backends.config().sync.dead_letter_arn.clone();
+    let worker = backends.worker(millwright_connectors::standard(backends.policy()));
     sqs::serve(|message: SyncMessage, received: sqs::Received| {
         let (worker, dead_letters) = (&worker, &dead_letters);
         async move {

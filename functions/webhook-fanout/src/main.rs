@@ -1,10 +1,8 @@
 //! The `webhook-fanout` function: fed by the events table's stream, it turns every new event
 //! into one delivery per subscribed endpoint and queues them for `webhook-delivery`.
 
-use millwright::{
-    adapters::{config::Backends, http, streams},
-    events::Event,
-};
+use millwright::events::Event;
+use millwright_aws::{config::Backends, http, streams};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {

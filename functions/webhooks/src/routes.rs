@@ -3,20 +3,19 @@
 //! `…/{id}/deliveries` and `POST /v1/webhook-deliveries/{id}/redeliver`.
 
 use millwright::{
-    adapters::{
-        config::Services,
-        http::{ApiRequest, Reply, no_route},
-    },
     auth::require_account,
     error::ApiError,
     page,
     webhooks::{CreateEndpoint, Endpoint, UpdateEndpoint},
 };
+use millwright_aws::http::{ApiRequest, Reply, no_route};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
+use crate::State;
+
 /// Dispatches one request.
-pub async fn route(services: Arc<Services>, request: ApiRequest) -> Result<Reply, ApiError> {
+pub async fn route(services: Arc<State>, request: ApiRequest) -> Result<Reply, ApiError> {
     let path = request.path();
     let method = request.method.as_str();
     let known = matches!(
@@ -30,14 +29,14 @@ pub async fn route(services: Arc<Services>, request: ApiRequest) -> Result<Reply
     if !known {
         return Err(no_route());
     }
-    let caller = services.caller(&request).await?;
+    let caller = services.api.caller(&request).await?;
     let account = require_account(&caller)?;
     let hooks = &services.webhooks;
     match (method, path.as_slice()) {
         ("POST", ["v1", "webhook-endpoints"]) => {
             let body: CreateEndpoint = request.json()?;
             if let Some(connection) = &body.connection_id {
-                services.connections.get(account, connection).await?;
+                services.api.connections.get(account, connection).await?;
             }
             let (endpoint, secret) = hooks.create(account, body).await?;
             Ok(Reply::created(endpoint.with_secret(&secret)))

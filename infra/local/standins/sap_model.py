@@ -7,7 +7,7 @@ each service's model and its `$metadata` from the tables below (odata.read_model
 odata.metadata_document), and refuses whatever they do not allow.
 
 The names, types and flags are facts of SAP's published interfaces (the connector in
-shared/src/connectors/sap/ names the same properties). Each type here is a subset of SAP's: only
+connectors/sap/ names the same properties). Each type here is a subset of SAP's: only
 the properties the seed data, the connector, the stand-in's rules or its tests use, in SAP's
 order. tests/standins/test_sap.py holds every line to SAP's own service descriptions where those
 files are present (API_PURCHASEORDER_PROCESS_SRV and API_MAINTENANCEORDER: their EDMX; API_EQUIPMENT:

@@ -64,11 +64,10 @@ impl SyncService {
         if connection.status == ConnectionStatus::Disconnected {
             return Err(ApiError::new(ErrorCode::Conflict, "The connection is disconnected; it syncs no more."));
         }
-        let connector = self
+        let capabilities = self
             .connectors
-            .get(&connection.system)
+            .capabilities(&connection.system)
             .ok_or_else(|| ApiError::new(ErrorCode::SystemUnavailable, "Syncing this system is not available yet."))?;
-        let capabilities = connector.capabilities();
         let mut entities: Vec<Entity> = Vec::new();
         match request.entities {
             Some(list) if list.is_empty() => {

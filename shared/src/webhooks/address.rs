@@ -9,10 +9,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use reqwest::{
-    Url,
-    dns::{Addrs, Name, Resolve, Resolving},
-};
+use url::Url;
 
 /// What the address rules allow beyond the public internet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -105,21 +102,6 @@ impl AddressPolicy {
             self.lookup(name, 0).await?;
         }
         Ok(url)
-    }
-}
-
-/// A resolver for reqwest that hands a connection only addresses the rules allow, so the
-/// check happens on the very addresses connected to: DNS that changes its answer after a URL
-/// was checked reaches nothing internal.
-pub struct GuardedResolver(pub AddressPolicy);
-
-impl Resolve for GuardedResolver {
-    fn resolve(&self, name: Name) -> Resolving {
-        let policy = self.0;
-        Box::pin(async move {
-            let found = policy.lookup(name.as_str(), 0).await?;
-            Ok(Box::new(found.into_iter()) as Addrs)
-        })
     }
 }
 

@@ -9,7 +9,7 @@ mod model;
 mod retry;
 mod signature;
 
-pub use address::{AddressPolicy, GuardedResolver, Refused};
+pub use address::{AddressPolicy, Refused};
 pub use dispatch::{Dispatcher, Receipt, Undelivered};
 pub use fanout::Fanout;
 pub use model::{

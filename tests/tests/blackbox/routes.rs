@@ -42,7 +42,7 @@ fn specificity(pattern: &str, path: &str) -> Option<Vec<bool>> {
 #[test]
 fn openapi_and_template_name_the_same_routes() {
     let routes = template_routes();
-    let doc = millwright::openapi::document();
+    let doc: serde_json::Value = serde_json::from_str(&read("docs/openapi.json")).unwrap();
     let mut used = BTreeSet::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for method in item.as_object().unwrap().keys().filter(|m| *m != "parameters") {

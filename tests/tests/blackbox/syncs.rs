@@ -1,6 +1,6 @@
 //! Black-box tests of syncs on the running local stack: runs go through SQS to the real sync
 //! binary (fed by the stack's pump), schedules made at connect fire there, and disconnect ends
-//! them. The sandbox is the system; record-level sync rules are proven in shared/tests/sync.rs.
+//! them. The sandbox is the system; record-level sync rules are proven in adapters/tests/sync.rs.
 
 use aws_sdk_scheduler::operation::get_schedule::GetScheduleOutput;
 use millwright_blackbox::{Api, account, counts, env, follow, wait_for};
@@ -100,7 +100,7 @@ async fn bad_sync_requests_get_structured_errors() {
 
 /// The connection's schedule, if EventBridge Scheduler holds one.
 pub(crate) async fn schedule(connection_id: &str) -> Option<GetScheduleOutput> {
-    let scheduler = aws_sdk_scheduler::Client::new(&aws_config::load_from_env().await);
+    let scheduler = aws_sdk_scheduler::Client::new(&millwright_aws::config::aws_config().await);
     match scheduler.get_schedule().name(connection_id).group_name(env("SCHEDULE_GROUP")).send().await {
         Ok(found) => Some(found),
         Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => None,
@@ -131,7 +131,7 @@ async fn the_schedule_made_at_connect_fires_and_disconnect_ends_it() {
     assert_eq!(counts(&fired)[1], 3, "the first scheduled run copies the three sites");
 
     // Disconnecting deletes the schedule, so nothing fires it again; a firing already on the queue
-    // queues nothing for a disconnected connection (shared/tests/sync.rs).
+    // queues nothing for a disconnected connection (adapters/tests/sync.rs).
     assert_eq!(api.post(&format!("/v1/connections/{id}/disconnect"), &key, json!({})).await.status, StatusCode::OK);
     assert!(!scheduled(&id).await, "the schedule is gone");
 }

@@ -1,8 +1,14 @@
 //! `millwright-admin`: what operators do outside the public API — provision a local stack's
-//! storage from infra/template.yaml, and open accounts on whatever AWS the environment names.
+//! storage from infra/template.yaml, open accounts on whatever AWS the environment names, and
+//! render the OpenAPI document the API serves.
+
+mod openapi;
 
 use clap::{Parser, Subcommand};
-use millwright::adapters::{config::Backends, provision};
+use millwright_aws::{
+    config::{Backends, aws_config},
+    provision,
+};
 use std::{path::PathBuf, process::ExitCode};
 
 #[derive(Parser)]
@@ -67,7 +73,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Provision { template, stack, sources, functions } => {
             let text = std::fs::read_to_string(&template).map_err(|e| format!("{}: {e}", template.display()))?;
             let parsed = provision::parse(&text).map_err(|e| e.to_string())?;
-            let aws = aws_config::load_from_env().await;
+            let aws = aws_config().await;
             let made = provision::provision(&aws, &parsed, &stack).await.map_err(|e| e.to_string())?;
             for (k, v) in made.env {
                 println!("{k}={v}");
@@ -85,12 +91,12 @@ async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Openapi => {
-            println!("{:#}", millwright::openapi::document());
+            println!("{:#}", openapi::document());
             Ok(())
         }
         Command::Account { command: AccountCommand::Limit { account, requests } } => {
             let backends = Backends::from_env().await.map_err(|e| e.to_string())?;
-            millwright::accounts::set_rate_limit(backends.store.as_ref(), &account, requests)
+            millwright::accounts::set_rate_limit(backends.store().as_ref(), &account, requests)
                 .await
                 .map_err(|e| e.message)?;
             match requests {
@@ -102,7 +108,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Account { command: AccountCommand::Create { credits, key } } => {
             let backends = Backends::from_env().await.map_err(|e| e.to_string())?;
             let (account, key) =
-                millwright::accounts::open(backends.store.as_ref(), credits, key).await.map_err(|e| {
+                millwright::accounts::open(backends.store().as_ref(), credits, key).await.map_err(|e| {
                     format!(
                         "{}: {}",
                         e.message,
