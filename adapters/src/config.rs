@@ -1,19 +1,27 @@
 //! Where the functions find their resources: table names and the secret prefix come from the
 //! environment (set by infra/template.yaml, or by the local provisioner from the same file).
 
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_config::{
+    BehaviorVersion, Region, SdkConfig, environment::EnvironmentVariableCredentialsProvider, identity::IdentityCache,
+    retry::RetryConfig, timeout::TimeoutConfig,
+};
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_smithy_async::{
+    rt::sleep::{SharedAsyncSleep, TokioSleep},
+    time::SharedTimeSource,
+};
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use chrono::Utc;
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex, OnceLock},
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
 use crate::{
     dynamo::DynamoStore, erasure::DynamoConnectionData, http::ApiRequest, idempotency::DynamoIdempotency,
-    in_flight::DynamoInFlight, metering::CountCalls, queue::SqsQueue, records::DynamoRecords,
+    in_flight::DynamoInFlight, lazy::Lazy, metering::CountCalls, queue::SqsQueue, records::DynamoRecords,
     schedules::SchedulerSchedules, secrets::SecretsManagerStore, sync_runs::DynamoSyncRuns, webhooks::DynamoWebhooks,
 };
 use millwright::{
@@ -135,11 +143,35 @@ impl Config {
     }
 }
 
-/// The AWS SDK's settings, for every client: `AWS_ENDPOINT_URL` and the rest of the environment
-/// as usual, and the one HTTP client the project uses for AWS (`aws_http_client`).
+/// The AWS SDK's settings for tools and tests: the SDK's default chain (profiles, SSO, the
+/// environment…, as an operator's machine has them) with the one HTTP client the project uses
+/// for AWS (`aws_http_client`).
 pub async fn aws_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest()).http_client(aws_http_client()).load().await
 }
+
+/// The AWS SDK's settings in a function: what Lambda's environment holds — the region, the
+/// execution role's credentials, `AWS_ENDPOINT_URL` locally — with the SDK's defaults for
+/// retries and timeouts. Unlike the default chain, it reads no file and asks no endpoint at
+/// start-up, and its code (profiles, IMDS, STS, SSO) is not in the binaries.
+pub fn function_aws_config() -> SdkConfig {
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let mut config = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .credentials_provider(SharedCredentialsProvider::new(EnvironmentVariableCredentialsProvider::new()))
+        .http_client(aws_http_client())
+        .sleep_impl(SharedAsyncSleep::new(TokioSleep::new()))
+        .time_source(SharedTimeSource::default())
+        .retry_config(RetryConfig::standard())
+        .timeout_config(TimeoutConfig::builder().connect_timeout(SDK_CONNECT_TIMEOUT).build())
+        .identity_cache(IdentityCache::lazy().build());
+    config.set_region(env("AWS_REGION").or_else(|| env("AWS_DEFAULT_REGION")).map(Region::new));
+    config.set_endpoint_url(env("AWS_ENDPOINT_URL"));
+    config.build()
+}
+
+/// The SDK's default connect timeout (what `aws_config`'s loader sets).
+const SDK_CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
 
 /// The roots AWS service endpoints chain to (Amazon Root CA 1–4 and Starfield Services Root
 /// Certificate Authority – G2, as AWS publishes them), compiled in: no trust store is read
@@ -157,40 +189,54 @@ pub fn aws_http_client() -> SharedHttpClient {
         .build_https()
 }
 
-/// The AWS clients and settings of one function, built once per cold start. Each SDK client is
-/// made the first time an adapter needs it, and each adapter when the function asks for it, so
-/// a function builds — and links — only what it uses.
+/// The AWS clients and settings of one function. Each SDK client is made the first time a call
+/// needs it (`Lazy`), and each adapter when the function asks for it, so a function builds — and
+/// links — only what it uses, and makes at start-up no client at all.
 #[derive(Clone)]
 pub struct Backends {
-    aws: SdkConfig,
     config: Config,
-    dynamo: OnceLock<aws_sdk_dynamodb::Client>,
-    secrets: OnceLock<aws_sdk_secretsmanager::Client>,
-    sqs: OnceLock<aws_sdk_sqs::Client>,
-    scheduler: OnceLock<aws_sdk_scheduler::Client>,
+    dynamo: Lazy<aws_sdk_dynamodb::Client>,
+    secrets: Lazy<aws_sdk_secretsmanager::Client>,
+    sqs: Lazy<aws_sdk_sqs::Client>,
+    scheduler: Lazy<aws_sdk_scheduler::Client>,
 }
 
 impl Backends {
-    /// The backends of a configuration (`AWS_ENDPOINT_URL` points them at a local stack).
+    /// The backends of a configuration, with the SDK's default chain (tools and tests;
+    /// `AWS_ENDPOINT_URL` points them at a local stack).
     pub async fn new(config: Config) -> Self {
         Self::with_aws(aws_config().await, config)
     }
 
     /// The backends of a configuration over given SDK settings.
     pub fn with_aws(aws: SdkConfig, config: Config) -> Self {
+        let (a, b, c, d) = (aws.clone(), aws.clone(), aws.clone(), aws);
         Self {
-            aws,
             config,
-            dynamo: OnceLock::new(),
-            secrets: OnceLock::new(),
-            sqs: OnceLock::new(),
-            scheduler: OnceLock::new(),
+            dynamo: Lazy::new(move || {
+                aws_sdk_dynamodb::Client::from_conf(
+                    aws_sdk_dynamodb::config::Builder::from(&a).interceptor(CountCalls).build(),
+                )
+            }),
+            secrets: Lazy::new(move || {
+                aws_sdk_secretsmanager::Client::from_conf(
+                    aws_sdk_secretsmanager::config::Builder::from(&b).interceptor(CountCalls).build(),
+                )
+            }),
+            sqs: Lazy::new(move || {
+                aws_sdk_sqs::Client::from_conf(aws_sdk_sqs::config::Builder::from(&c).interceptor(CountCalls).build())
+            }),
+            scheduler: Lazy::new(move || {
+                aws_sdk_scheduler::Client::from_conf(
+                    aws_sdk_scheduler::config::Builder::from(&d).interceptor(CountCalls).build(),
+                )
+            }),
         }
     }
 
-    /// The backends of the environment's configuration.
-    pub async fn from_env() -> Result<Self, MissingSetting> {
-        Ok(Self::new(Config::from_env()?).await)
+    /// A function's backends: the environment's configuration and SDK settings.
+    pub fn from_env() -> Result<Self, MissingSetting> {
+        Ok(Self::with_aws(function_aws_config(), Config::from_env()?))
     }
 
     /// The configuration.
@@ -203,51 +249,31 @@ impl Backends {
         self.config.webhooks.policy
     }
 
-    fn dynamo(&self) -> aws_sdk_dynamodb::Client {
-        let conf = || aws_sdk_dynamodb::config::Builder::from(&self.aws).interceptor(CountCalls).build();
-        self.dynamo.get_or_init(|| aws_sdk_dynamodb::Client::from_conf(conf())).clone()
-    }
-
-    fn secrets_client(&self) -> aws_sdk_secretsmanager::Client {
-        let conf = || aws_sdk_secretsmanager::config::Builder::from(&self.aws).interceptor(CountCalls).build();
-        self.secrets.get_or_init(|| aws_sdk_secretsmanager::Client::from_conf(conf())).clone()
-    }
-
-    fn sqs(&self) -> aws_sdk_sqs::Client {
-        let conf = || aws_sdk_sqs::config::Builder::from(&self.aws).interceptor(CountCalls).build();
-        self.sqs.get_or_init(|| aws_sdk_sqs::Client::from_conf(conf())).clone()
-    }
-
-    fn scheduler(&self) -> aws_sdk_scheduler::Client {
-        let conf = || aws_sdk_scheduler::config::Builder::from(&self.aws).interceptor(CountCalls).build();
-        self.scheduler.get_or_init(|| aws_sdk_scheduler::Client::from_conf(conf())).clone()
-    }
-
     /// Accounts, connections and tokens.
     pub fn store(&self) -> Arc<DynamoStore> {
-        Arc::new(DynamoStore::new(self.dynamo(), self.config.tables.clone()))
+        Arc::new(DynamoStore::new(self.dynamo.clone(), self.config.tables.clone()))
     }
 
     /// Connection credentials and webhook secrets.
     pub fn secrets(&self) -> Arc<SecretsManagerStore> {
-        Arc::new(SecretsManagerStore::new(self.secrets_client(), self.config.secrets_prefix.clone()))
+        Arc::new(SecretsManagerStore::new(self.secrets.clone(), self.config.secrets_prefix.clone()))
     }
 
     /// Idempotency keys.
     pub fn idempotency(&self) -> Arc<DynamoIdempotency> {
-        Arc::new(DynamoIdempotency::new(self.dynamo(), self.config.tables.idempotency.clone()))
+        Arc::new(DynamoIdempotency::new(self.dynamo.clone(), self.config.tables.idempotency.clone()))
     }
 
     /// Places for calls in flight to customers' systems.
     pub fn in_flight(&self) -> Arc<DynamoInFlight> {
-        Arc::new(DynamoInFlight::new(self.dynamo(), self.config.tables.in_flight.clone()))
+        Arc::new(DynamoInFlight::new(self.dynamo.clone(), self.config.tables.in_flight.clone()))
     }
 
     /// Sync runs, leases, marks and events.
     pub fn sync_runs(&self) -> Arc<DynamoSyncRuns> {
         let tables = &self.config.tables;
         Arc::new(DynamoSyncRuns::new(
-            self.dynamo(),
+            self.dynamo.clone(),
             tables.sync_runs.clone(),
             tables.connections.clone(),
             tables.events.clone(),
@@ -256,25 +282,25 @@ impl Backends {
 
     /// Synced records.
     pub fn records(&self) -> Arc<DynamoRecords> {
-        Arc::new(DynamoRecords::new(self.dynamo(), self.config.tables.records.clone()))
+        Arc::new(DynamoRecords::new(self.dynamo.clone(), self.config.tables.records.clone()))
     }
 
     /// A connection's records, runs and marks, for deleting them.
     pub fn data(&self) -> Arc<DynamoConnectionData> {
         let tables = &self.config.tables;
-        Arc::new(DynamoConnectionData::new(self.dynamo(), tables.records.clone(), tables.sync_runs.clone()))
+        Arc::new(DynamoConnectionData::new(self.dynamo.clone(), tables.records.clone(), tables.sync_runs.clone()))
     }
 
     /// The sync queue.
     pub fn queue(&self) -> Arc<SqsQueue> {
-        Arc::new(SqsQueue::new(self.sqs(), self.config.sync.queue_url.clone()))
+        Arc::new(SqsQueue::new(self.sqs.clone(), self.config.sync.queue_url.clone()))
     }
 
     /// Per-connection schedules.
     pub fn schedules(&self) -> Arc<SchedulerSchedules> {
         let sync = &self.config.sync;
         Arc::new(SchedulerSchedules::new(
-            self.scheduler(),
+            self.scheduler.clone(),
             sync.schedule_group.clone(),
             sync.queue_arn.clone(),
             sync.scheduler_role_arn.clone(),
@@ -285,7 +311,7 @@ impl Backends {
     pub fn webhook_store(&self) -> Arc<DynamoWebhooks> {
         let tables = &self.config.tables;
         Arc::new(DynamoWebhooks::new(
-            self.dynamo(),
+            self.dynamo.clone(),
             tables.webhook_endpoints.clone(),
             tables.webhook_deliveries.clone(),
         ))
@@ -293,7 +319,7 @@ impl Backends {
 
     /// The delivery queue.
     pub fn deliveries(&self) -> Arc<SqsQueue> {
-        Arc::new(SqsQueue::new(self.sqs(), self.config.webhooks.delivery_queue_url.clone()))
+        Arc::new(SqsQueue::new(self.sqs.clone(), self.config.webhooks.delivery_queue_url.clone()))
     }
 
     /// The connection service over these adapters and the given connectors (none where the

@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::{Serialize, de::DeserializeOwned};
 use std::{collections::HashMap, time::Duration};
 
+use crate::lazy::Lazy;
 use crate::{config::Tables, retention};
 use millwright::{
     events::Event,
@@ -28,7 +29,7 @@ const ATTEMPTS: u32 = 12;
 
 /// Accounts, connections and tokens in their three tables.
 pub struct DynamoStore {
-    client: Client,
+    client: Lazy<Client>,
     tables: Tables,
 }
 
@@ -106,8 +107,8 @@ pub(super) async fn transact(client: &Client, items: Vec<TransactWriteItem>) -> 
 
 impl DynamoStore {
     /// A store over the given tables.
-    pub fn new(client: Client, tables: Tables) -> Self {
-        Self { client, tables }
+    pub fn new(client: impl Into<Lazy<Client>>, tables: Tables) -> Self {
+        Self { client: client.into(), tables }
     }
 
     async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), TxFailure> {

@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 
+use crate::lazy::Lazy;
 use crate::{
     batch,
     dynamo::{Item, s, sdk},
@@ -16,15 +17,15 @@ use millwright::{
 
 /// The two tables a connection's data lives in.
 pub struct DynamoConnectionData {
-    client: Client,
+    client: Lazy<Client>,
     records: String,
     runs: String,
 }
 
 impl DynamoConnectionData {
     /// Over the records table and the sync runs table.
-    pub fn new(client: Client, records: String, runs: String) -> Self {
-        Self { client, records, runs }
+    pub fn new(client: impl Into<Lazy<Client>>, records: String, runs: String) -> Self {
+        Self { client: client.into(), records, runs }
     }
 
     /// Deletes up to `limit` items of one partition; answers how many.

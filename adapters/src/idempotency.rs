@@ -8,6 +8,7 @@ use aws_sdk_dynamodb::{Client, error::DisplayErrorContext, types::AttributeValue
 use chrono::{DateTime, Duration, Utc};
 use std::collections::HashMap;
 
+use crate::lazy::Lazy;
 use millwright::ports::{Claim, IdempotencyStore, StoreError, StoredResponse};
 
 /// How long a key is remembered.
@@ -18,7 +19,7 @@ const LOCK: Duration = Duration::seconds(60);
 
 /// Idempotency keys in their table.
 pub struct DynamoIdempotency {
-    client: Client,
+    client: Lazy<Client>,
     table: String,
 }
 
@@ -40,8 +41,8 @@ fn fail<E: std::error::Error + 'static>(what: &str, e: E) -> StoreError {
 
 impl DynamoIdempotency {
     /// A store over one table.
-    pub fn new(client: Client, table: String) -> Self {
-        Self { client, table }
+    pub fn new(client: impl Into<Lazy<Client>>, table: String) -> Self {
+        Self { client: client.into(), table }
     }
 }
 

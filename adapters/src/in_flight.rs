@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::{Client, error::DisplayErrorContext, types::AttributeValue};
 use chrono::{DateTime, Duration, Utc};
 
+use crate::lazy::Lazy;
 use millwright::ports::{InFlight, Place, StoreError};
 
 /// How long after its time an abandoned place's item is kept before TTL may delete it.
@@ -14,14 +15,14 @@ const KEEP: Duration = Duration::hours(1);
 
 /// Places in their table.
 pub struct DynamoInFlight {
-    client: Client,
+    client: Lazy<Client>,
     table: String,
 }
 
 impl DynamoInFlight {
     /// The places in one table.
-    pub fn new(client: Client, table: String) -> Self {
-        Self { client, table }
+    pub fn new(client: impl Into<Lazy<Client>>, table: String) -> Self {
+        Self { client: client.into(), table }
     }
 }
 

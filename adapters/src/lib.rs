@@ -8,6 +8,7 @@ pub mod erasure;
 pub mod http;
 pub mod idempotency;
 pub mod in_flight;
+pub mod lazy;
 pub mod metering;
 #[cfg(feature = "provision")]
 pub mod provision;

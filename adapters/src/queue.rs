@@ -6,6 +6,7 @@ use aws_sdk_sqs::{Client, error::DisplayErrorContext, types::SendMessageBatchReq
 use serde::Serialize;
 use std::time::Duration;
 
+use crate::lazy::Lazy;
 use millwright::{
     ports::{DeliveryQueue, StoreError, SyncQueue},
     sync::SyncMessage,
@@ -21,7 +22,7 @@ const MAX_VISIBILITY: Duration = Duration::from_secs(12 * 3600);
 
 /// One SQS queue.
 pub struct SqsQueue {
-    client: Client,
+    client: Lazy<Client>,
     url: String,
 }
 
@@ -31,8 +32,8 @@ fn failure(what: &str, e: impl std::fmt::Display) -> StoreError {
 
 impl SqsQueue {
     /// The queue at `url`.
-    pub fn new(client: Client, url: String) -> Self {
-        Self { client, url }
+    pub fn new(client: impl Into<Lazy<Client>>, url: String) -> Self {
+        Self { client: client.into(), url }
     }
 
     /// Sends messages as JSON, each delivered after `delay`.

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::collections::HashMap;
 
+use crate::lazy::Lazy;
 use crate::{
     batch,
     dynamo::{Item, s, sdk},
@@ -25,7 +26,7 @@ const SWEEP_BATCH: i32 = 2_000;
 
 /// Synced records in one table.
 pub struct DynamoRecords {
-    client: Client,
+    client: Lazy<Client>,
     table: String,
 }
 
@@ -92,8 +93,8 @@ impl Filter {
 
 impl DynamoRecords {
     /// Records in `table`.
-    pub fn new(client: Client, table: String) -> Self {
-        Self { client, table }
+    pub fn new(client: impl Into<Lazy<Client>>, table: String) -> Self {
+        Self { client: client.into(), table }
     }
 
     /// One query of a partition after a key; the items and the key it stopped at.

@@ -8,6 +8,7 @@ use aws_sdk_scheduler::{
     types::{FlexibleTimeWindow, FlexibleTimeWindowMode, Target},
 };
 
+use crate::lazy::Lazy;
 use millwright::{
     ports::{Schedules, StoreError},
     sync::SyncMessage,
@@ -15,7 +16,7 @@ use millwright::{
 
 /// Where schedules go and what they may do.
 pub struct SchedulerSchedules {
-    client: Client,
+    client: Lazy<Client>,
     group: String,
     queue_arn: String,
     role_arn: String,
@@ -28,8 +29,8 @@ pub fn every(minutes: u32) -> String {
 
 impl SchedulerSchedules {
     /// Schedules in `group` that send to the queue `queue_arn` as the role `role_arn`.
-    pub fn new(client: Client, group: String, queue_arn: String, role_arn: String) -> Self {
-        Self { client, group, queue_arn, role_arn }
+    pub fn new(client: impl Into<Lazy<Client>>, group: String, queue_arn: String, role_arn: String) -> Self {
+        Self { client: client.into(), group, queue_arn, role_arn }
     }
 
     /// What every schedule has: no flexible window, and the target that sends `message`.

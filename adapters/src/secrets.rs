@@ -3,18 +3,19 @@
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::Client;
 
+use crate::lazy::Lazy;
 use millwright::ports::{SecretStore, StoreError};
 
 /// Secrets under one name prefix.
 pub struct SecretsManagerStore {
-    client: Client,
+    client: Lazy<Client>,
     prefix: String,
 }
 
 impl SecretsManagerStore {
     /// A store that keeps every secret under `prefix`.
-    pub fn new(client: Client, prefix: String) -> Self {
-        Self { client, prefix }
+    pub fn new(client: impl Into<Lazy<Client>>, prefix: String) -> Self {
+        Self { client: client.into(), prefix }
     }
 
     /// The full name of a secret (the IAM policies grant the prefix only).

@@ -15,6 +15,7 @@ use aws_sdk_dynamodb::{
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 
+use crate::lazy::Lazy;
 use crate::{
     batch,
     dynamo::{Item, TxFailure, backend, built, from_item, s, sdk, to_item, transact},
@@ -36,7 +37,7 @@ const RUN_CEILING: &str = "sync_~";
 
 /// Runs, leases, marks and events.
 pub struct DynamoSyncRuns {
-    client: Client,
+    client: Lazy<Client>,
     runs: String,
     connections: String,
     events: String,
@@ -65,8 +66,8 @@ fn conflict(f: TxFailure) -> StoreError {
 
 impl DynamoSyncRuns {
     /// The store over the runs table, the connections table (for `lastSync`) and the events table.
-    pub fn new(client: Client, runs: String, connections: String, events: String) -> Self {
-        Self { client, runs, connections, events }
+    pub fn new(client: impl Into<Lazy<Client>>, runs: String, connections: String, events: String) -> Self {
+        Self { client: client.into(), runs, connections, events }
     }
 
     fn decode(items: Vec<Item>) -> Result<Vec<SyncRun>, StoreError> {

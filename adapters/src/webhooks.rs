@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 
+use crate::lazy::Lazy;
 use crate::{
     dynamo::{Item, TxFailure, backend, built, from_item, s, sdk, to_item, transact},
     retention,
@@ -31,7 +32,7 @@ const COUNT: &str = "~count";
 
 /// Endpoints and deliveries in their two tables.
 pub struct DynamoWebhooks {
-    client: Client,
+    client: Lazy<Client>,
     endpoints: String,
     deliveries: String,
 }
@@ -59,8 +60,8 @@ fn conditional(e: &impl ProvideErrorMetadata) -> bool {
 
 impl DynamoWebhooks {
     /// The store over the endpoints and deliveries tables.
-    pub fn new(client: Client, endpoints: String, deliveries: String) -> Self {
-        Self { client, endpoints, deliveries }
+    pub fn new(client: impl Into<Lazy<Client>>, endpoints: String, deliveries: String) -> Self {
+        Self { client: client.into(), endpoints, deliveries }
     }
 
     fn endpoint_key(account_id: &str, id: &str) -> Item {

@@ -24,7 +24,7 @@ pub struct State {
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     http::init_logging();
-    let backends = Backends::from_env().await?;
+    let backends = Backends::from_env()?;
     let connectors = millwright_connectors::standard(backends.policy());
     let state = State {
         idempotency: backends.idempotency(),

@@ -19,7 +19,7 @@ pub struct State {
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     http::init_logging();
-    let backends = Backends::from_env().await?;
+    let backends = Backends::from_env()?;
     let connectors = millwright_connectors::standard(backends.policy());
     let state = State {
         records: backends.record_service(connectors.clone()),

@@ -3,15 +3,12 @@
 //! that failed every retry come from the dead-letter queue, and their runs end failed.
 
 use millwright::sync::SyncMessage;
-use millwright_aws::{
-    config::{Backends, Config},
-    http, sqs,
-};
+use millwright_aws::{config::Backends, http, sqs};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     http::init_logging();
-    let backends = Backends::new(Config::from_env()?).await;
+    let backends = Backends::from_env()?;
     let dead_letters = backends.config().sync.dead_letter_arn.clone();
     let worker = backends.worker(millwright_connectors::standard(backends.policy()));
     sqs::serve(|message: SyncMessage, received: sqs::Received| {

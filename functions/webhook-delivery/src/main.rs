@@ -14,7 +14,7 @@ use std::sync::Arc;
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     http::init_logging();
-    let backends = Backends::from_env().await?;
+    let backends = Backends::from_env()?;
     let dispatcher = backends.dispatcher(Arc::new(HttpTransport::new(backends.policy())));
     sqs::serve(|message: DeliveryMessage, received: Received| {
         let dispatcher = &dispatcher;

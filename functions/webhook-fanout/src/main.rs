@@ -7,7 +7,7 @@ use millwright_aws::{config::Backends, http, streams};
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     http::init_logging();
-    let fanout = Backends::from_env().await?.fanout();
+    let fanout = Backends::from_env()?.fanout();
     streams::serve_inserts(|event: Event| {
         let fanout = &fanout;
         async move { fanout.handle(&event).await.map(|_| ()) }

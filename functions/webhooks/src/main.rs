@@ -20,7 +20,7 @@ pub struct State {
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     http::init_logging();
-    let backends = Backends::from_env().await?;
+    let backends = Backends::from_env()?;
     let state = State { webhooks: backends.webhooks(), api: backends.api(backends.connections(Connectors::default())) };
     http::serve(Arc::new(state), routes::route).await
 }

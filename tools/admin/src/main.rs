@@ -6,7 +6,7 @@ mod openapi;
 
 use clap::{Parser, Subcommand};
 use millwright_aws::{
-    config::{Backends, aws_config},
+    config::{Backends, Config, aws_config},
     provision,
 };
 use std::{path::PathBuf, process::ExitCode};
@@ -95,7 +95,8 @@ async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Account { command: AccountCommand::Limit { account, requests } } => {
-            let backends = Backends::from_env().await.map_err(|e| e.to_string())?;
+            let config = Config::from_env().map_err(|e| e.to_string())?;
+            let backends = Backends::new(config).await;
             millwright::accounts::set_rate_limit(backends.store().as_ref(), &account, requests)
                 .await
                 .map_err(|e| e.message)?;
@@ -106,7 +107,8 @@ async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Account { command: AccountCommand::Create { credits, key } } => {
-            let backends = Backends::from_env().await.map_err(|e| e.to_string())?;
+            let config = Config::from_env().map_err(|e| e.to_string())?;
+            let backends = Backends::new(config).await;
             let (account, key) =
                 millwright::accounts::open(backends.store().as_ref(), credits, key).await.map_err(|e| {
                     format!(
