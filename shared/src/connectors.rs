@@ -264,24 +264,25 @@ pub fn note_write() {
 
 /// The systems Millwright knows how to serve: what each supports, and — in the functions that
 /// call customer systems — the connector that does it. Functions that only need to know what a
-/// system supports (starting syncs) hold the capabilities alone, and link no connector.
+/// system supports (starting syncs) hold how to describe it alone, and link no connector. Nothing
+/// is worked out when the registry is built: capabilities are asked for when a request needs them.
 #[derive(Clone, Default)]
 pub struct Connectors {
     connectors: HashMap<String, Arc<dyn Connector>>,
-    capabilities: HashMap<String, Arc<Capabilities>>,
+    described: HashMap<String, fn() -> Capabilities>,
 }
 
 impl Connectors {
-    /// Adds or replaces the connector of a system, with the capabilities it declares.
+    /// Adds or replaces the connector of a system.
     pub fn with(mut self, system: &str, connector: Arc<dyn Connector>) -> Self {
-        self.capabilities.insert(system.to_owned(), Arc::new(connector.capabilities()));
         self.connectors.insert(system.to_owned(), connector);
         self
     }
 
-    /// Adds or replaces what a system supports, without a connector to call it.
-    pub fn describing(mut self, system: &str, capabilities: Capabilities) -> Self {
-        self.capabilities.insert(system.to_owned(), Arc::new(capabilities));
+    /// Adds or replaces what a system supports (`describe` says it), without a connector to
+    /// call it.
+    pub fn describing(mut self, system: &str, describe: fn() -> Capabilities) -> Self {
+        self.described.insert(system.to_owned(), describe);
         self
     }
 
@@ -290,8 +291,11 @@ impl Connectors {
         self.connectors.get(system).cloned()
     }
 
-    /// What a system supports, if Millwright serves it.
-    pub fn capabilities(&self, system: &str) -> Option<Arc<Capabilities>> {
-        self.capabilities.get(system).cloned()
+    /// What a system supports, if Millwright serves it: its connector's word, or its description.
+    pub fn capabilities(&self, system: &str) -> Option<Capabilities> {
+        match self.connectors.get(system) {
+            Some(connector) => Some(connector.capabilities()),
+            None => self.described.get(system).map(|describe| describe()),
+        }
     }
 }

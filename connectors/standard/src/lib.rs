@@ -24,10 +24,10 @@ pub fn standard(addresses: AddressPolicy) -> Connectors {
 /// request against a system's capabilities but never call the system.
 pub fn described() -> Connectors {
     Connectors::default()
-        .describing(SANDBOX, millwright_sandbox::capabilities())
-        .describing("sap_s4hana", millwright_sap::capabilities())
-        .describing("sap_ecc", millwright_sap::capabilities())
-        .describing("ibm_maximo", millwright_maximo::capabilities())
+        .describing(SANDBOX, millwright_sandbox::capabilities)
+        .describing("sap_s4hana", millwright_sap::capabilities)
+        .describing("sap_ecc", millwright_sap::capabilities)
+        .describing("ibm_maximo", millwright_maximo::capabilities)
 }
 
 #[cfg(test)]
@@ -53,7 +53,7 @@ mod tests {
         let (working, described) = (standard(Default::default()), described());
         for system in ["sandbox", "sap_s4hana", "sap_ecc", "ibm_maximo"] {
             let declared = working.get(system).unwrap().capabilities();
-            assert_eq!(described.capabilities(system).as_deref(), Some(&declared), "{system}");
+            assert_eq!(described.capabilities(system).as_ref(), Some(&declared), "{system}");
             assert!(described.get(system).is_none(), "no connector: {system}");
         }
         let shown = |c: &Connectors| serde_json::to_value(offerings(c)).unwrap();
