@@ -12,12 +12,17 @@ ensure_tools() {
     "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
     cp "$requirements" "$venv/.installed"
   fi
+  ensure_rust
+  export PATH="$venv/bin:$PATH"
+}
+
+# rustfmt and clippy, when rustup manages the toolchain.
+ensure_rust() {
   if command -v rustup >/dev/null 2>&1; then
     for component in rustfmt clippy; do
       rustup component list --installed 2>/dev/null | grep -q "^$component" || rustup component add "$component" >&2
     done
   fi
-  export PATH="$venv/bin:$PATH"
 }
 
 # The SAM CLI (scripts/test validates the template with it), in a venv of its own: its pins are
