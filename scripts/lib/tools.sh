@@ -2,6 +2,9 @@
 # (a Python venv with moto, cfn-lint and the test tools; rustfmt and clippy) and puts it on PATH.
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# The Lambda functions, by package (infra/template.yaml's BuildProperties.Binary);
+# tests/bootstraps/functions.py holds each one's size budget.
+functions=(connect disconnect entities sync-runs sync webhooks webhook-fanout webhook-delivery)
 venv="$root/.venv"
 requirements="$root/infra/local/requirements.txt"
 
