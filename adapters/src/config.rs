@@ -22,10 +22,12 @@ use std::{
 use crate::{
     dynamo::DynamoStore, erasure::DynamoConnectionData, http::ApiRequest, idempotency::DynamoIdempotency,
     in_flight::DynamoInFlight, lazy::Lazy, metering::CountCalls, queue::SqsQueue, records::DynamoRecords,
-    schedules::SchedulerSchedules, secrets::SecretsManagerStore, sync_runs::DynamoSyncRuns, webhooks::DynamoWebhooks,
+    schedules::SchedulerSchedules, secrets::SecretsManagerStore, sessions::DynamoSessions, sync_runs::DynamoSyncRuns,
+    webhooks::DynamoWebhooks,
 };
 use millwright::{
     auth,
+    connect_sessions::ConnectSessions,
     connections::ConnectionService,
     connectors::Connectors,
     error::ApiError,
@@ -33,6 +35,7 @@ use millwright::{
     model::Principal,
     ports::{AccountStore, TokenStore, WebhookTransport},
     records::RecordService,
+    sign_in::SignIns,
     sync::{SyncService, Worker},
     webhooks::{AddressPolicy, Dispatcher, Fanout, WebhookService},
 };
@@ -60,6 +63,8 @@ pub struct Tables {
     pub webhook_endpoints: String,
     /// Webhook deliveries with their attempts.
     pub webhook_deliveries: String,
+    /// Connect sessions and dashboard sessions.
+    pub sessions: String,
 }
 
 /// Where sync work goes.
@@ -121,6 +126,7 @@ impl Config {
                 events: var("EVENTS_TABLE")?,
                 webhook_endpoints: var("WEBHOOK_ENDPOINTS_TABLE")?,
                 webhook_deliveries: var("WEBHOOK_DELIVERIES_TABLE")?,
+                sessions: var("SESSIONS_TABLE")?,
             },
             secrets_prefix: var("SECRETS_PREFIX")?,
             sync: SyncSettings {
@@ -367,6 +373,21 @@ impl Backends {
     /// The sender of deliveries through a transport.
     pub fn dispatcher(&self, transport: Arc<dyn WebhookTransport>) -> Dispatcher {
         Dispatcher::new(self.webhook_store(), self.secrets(), transport, self.deliveries())
+    }
+
+    /// Connect and dashboard sessions.
+    pub fn sessions(&self) -> Arc<DynamoSessions> {
+        Arc::new(DynamoSessions::new(self.dynamo.clone(), self.config.tables.sessions.clone()))
+    }
+
+    /// Hosted connect sessions, connecting through the given connection service.
+    pub fn connect_sessions(&self, connections: ConnectionService, connectors: Connectors) -> ConnectSessions {
+        ConnectSessions::new(self.sessions(), connections, self.webhooks(), self.syncs(connectors), self.policy())
+    }
+
+    /// Dashboard sign-in.
+    pub fn sign_ins(&self) -> SignIns {
+        SignIns::new(self.store(), self.sessions())
     }
 
     /// What every API function holds: who calls, and the connections they may see.

@@ -1,6 +1,7 @@
 //! The account, connection and token ports on DynamoDB. Every change that moves credits is one
 //! `TransactWriteItems` call whose conditions make it exactly-once under any concurrency; the
-//! `connection.status_changed` event of a connect or disconnect is written in the same call.
+//! events of a connect (`connection.created`, `connection.status_changed`) or disconnect are
+//! written in the same call.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::{
@@ -15,6 +16,7 @@ use std::{collections::HashMap, time::Duration};
 use crate::lazy::Lazy;
 use crate::{config::Tables, retention};
 use millwright::{
+    branding::Branding,
     events::Event,
     model::{Account, AccountKey, Connection, ConnectionStatus, DataDeletion, DeletionStatus, TokenRecord},
     ports::{AccountStore, ConnectionStore, Disconnected, StoreError, TokenStore},
@@ -292,6 +294,28 @@ impl AccountStore for DynamoStore {
             Err(e) => Err(sdk("set rate limit", e)),
         }
     }
+
+    async fn set_branding(&self, account_id: &str, branding: &Branding) -> Result<(), StoreError> {
+        let value = serde_dynamo::to_attribute_value(branding)
+            .map_err(|e| StoreError::Backend(format!("encode branding: {e}")))?;
+        let set = self
+            .client
+            .update_item()
+            .table_name(&self.tables.accounts)
+            .key("id", s(account_id))
+            .condition_expression("attribute_exists(id)")
+            .update_expression("SET branding = :b")
+            .expression_attribute_values(":b", value)
+            .send()
+            .await;
+        match set {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => {
+                Err(StoreError::NotFound)
+            }
+            Err(e) => Err(sdk("set branding", e)),
+        }
+    }
 }
 
 #[async_trait]
@@ -403,6 +427,7 @@ impl ConnectionStore for DynamoStore {
             self.move_credits(&connection.account_id, connection.credits, true)?,
             self.put(&self.tables.connections, item, "attribute_not_exists(id)")?,
             self.put(&self.tables.tokens, to_item(token)?, "attribute_not_exists(digest)")?,
+            self.event(&Event::created(connection))?,
             self.event(&Event::status_changed(connection, None))?,
         ];
         self.transact(items).await.map_err(|f| match f {

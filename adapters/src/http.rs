@@ -6,6 +6,7 @@ use lambda_http::{Body, Request, RequestExt, Response, service_fn};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::{
+    borrow::Cow,
     collections::HashMap,
     future::Future,
     sync::Arc,
@@ -80,6 +81,18 @@ impl ApiRequest {
         self.query.get(name).map(String::as_str)
     }
 
+    /// The origin the caller reached the API at (`https://api.example.com`), for links to it.
+    pub fn origin(&self) -> String {
+        let scheme = self.header("x-forwarded-proto").unwrap_or("https");
+        format!("{scheme}://{}", self.header("host").unwrap_or("localhost"))
+    }
+
+    /// A cookie the browser sent.
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        let header = self.header("cookie")?;
+        header.split(';').filter_map(|pair| pair.trim().split_once('=')).find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
+
     /// A 400 for a path segment or query value longer than the API takes, before any route
     /// looks at it.
     fn oversized(&self) -> Option<ApiError> {
@@ -119,21 +132,30 @@ impl ApiRequest {
     }
 }
 
-/// A successful answer: a status and a JSON body.
+/// A successful answer: a status, a body and the headers beyond the usual ones.
 #[derive(Debug)]
 pub struct Reply {
-    /// 200, 201, 202…
+    /// 200, 201, 202, 303…
     pub status: u16,
-    /// The JSON body.
-    pub body: Value,
-    /// JSON text rendered at build time, sent as it is instead of `body`.
-    rendered: Option<&'static str>,
+    content: Content,
+    headers: Vec<(&'static str, String)>,
+}
+
+/// What a reply carries.
+#[derive(Debug)]
+enum Content {
+    /// The API's JSON.
+    Json(Value),
+    /// Text of a type: JSON rendered at build time, a page, a stylesheet.
+    Text(&'static str, Cow<'static, str>),
+    /// Nothing (a redirect).
+    Empty,
 }
 
 impl Reply {
     /// A status with a body.
     pub fn new(status: u16, body: Value) -> Self {
-        Self { status, body, rendered: None }
+        Self { status, content: Content::Json(body), headers: Vec::new() }
     }
 
     /// 200 with a body.
@@ -143,7 +165,7 @@ impl Reply {
 
     /// 200 with a JSON document rendered at build time: nothing is parsed or serialised.
     pub fn rendered(text: &'static str) -> Self {
-        Self { rendered: Some(text), ..Self::ok(Value::Null) }
+        Self::text(200, "application/json", text)
     }
 
     /// 201 with a body.
@@ -154,6 +176,22 @@ impl Reply {
     /// 202 with a body: the work is queued.
     pub fn accepted(body: Value) -> Self {
         Self::new(202, body)
+    }
+
+    /// A status with text of a content type (an HTML page, an embedded stylesheet).
+    pub fn text(status: u16, content_type: &'static str, text: impl Into<Cow<'static, str>>) -> Self {
+        Self { status, content: Content::Text(content_type, text.into()), headers: Vec::new() }
+    }
+
+    /// 303 See Other: after a form, the browser asks for `location` with a GET.
+    pub fn see_other(location: impl Into<String>) -> Self {
+        Self { status: 303, content: Content::Empty, headers: vec![("location", location.into())] }
+    }
+
+    /// The reply with one more header (`set-cookie` may come several times).
+    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
     }
 }
 
@@ -197,21 +235,20 @@ fn parse(event: &Request) -> ApiRequest {
 }
 
 fn render(request_id: &str, outcome: Result<Reply, ApiError>, usage: Option<Usage>) -> Response<Body> {
-    let (status, body) = match outcome {
-        Ok(Reply { status, rendered: Some(text), .. }) => (status, text.to_owned()),
-        Ok(reply) => (reply.status, reply.body.to_string()),
-        Err(e) => (e.code.status(), e.body(request_id).to_string()),
+    let reply = outcome.unwrap_or_else(|e| Reply::new(e.code.status(), e.body(request_id)));
+    let (content_type, body) = match reply.content {
+        Content::Json(value) => (Some("application/json"), Body::Text(value.to_string())),
+        Content::Text(content_type, text) => (Some(content_type), Body::Text(text.into_owned())),
+        Content::Empty => (None, Body::Empty),
     };
-    let response = Response::builder()
-        .status(status)
-        .header("content-type", "application/json")
-        .header("x-request-id", request_id);
-    usage
-        .into_iter()
-        .flat_map(Usage::headers)
+    let response = Response::builder().status(reply.status).header("x-request-id", request_id);
+    let response = content_type.into_iter().fold(response, |r, t| r.header("content-type", t));
+    let headers = usage.into_iter().flat_map(Usage::headers).map(|(n, v)| (n, v.to_string()));
+    headers
+        .chain(reply.headers)
         .fold(response, |r, (name, value)| r.header(name, value))
-        .body(Body::Text(body))
-        .expect("static headers are valid")
+        .body(body)
+        .unwrap_or_else(|_| Response::builder().status(500).body(Body::Empty).expect("an empty 500 is valid"))
 }
 
 /// Sets up JSON logs at the level `RUST_LOG` names (`error`, `warn`, `info` — the default —,

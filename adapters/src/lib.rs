@@ -17,6 +17,7 @@ pub mod records;
 pub mod retention;
 pub mod schedules;
 pub mod secrets;
+pub mod sessions;
 pub mod sqs;
 pub mod streams;
 pub mod sync_runs;

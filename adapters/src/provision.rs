@@ -526,7 +526,7 @@ mod tests {
         assert_eq!(named("disconnect").timeout, 15, "the global timeout");
         let sync = named("sync");
         assert_eq!((sync.timeout, sync.routes.len()), (300, 0), "a queue's function has no routes");
-        assert_eq!(functions.len(), 8);
+        assert_eq!(functions.len(), 9);
     }
 
     #[test]

@@ -37,8 +37,8 @@ class Route:
     """One HttpApi route: a method and a path pattern such as /v1/connections/{id}."""
 
     def __init__(self, method, path, function):
-        if "+}" in path:
-            raise ValueError(f"greedy path variables are not supported locally: {path}")
+        if "+}" in path[:-1] or ("+}" in path and not path.split("/")[-1].startswith("{")):
+            raise ValueError(f"a greedy path variable must be the whole last segment: {path}")
         self.method = method.upper()
         self.path = path
         self.function = function
@@ -56,10 +56,22 @@ class Route:
         if self.method not in (method, "ANY"):
             return None
         segments = path.split("/")
+        greedy = self.segments[-1].endswith("+}")
+        if greedy and len(segments) >= len(self.segments):
+            # {name+} takes the rest of the path (one segment at least), less specific than
+            # any single segment.
+            rest = "/".join(segments[len(self.segments) - 1 :])
+            segments = segments[: len(self.segments) - 1] + [rest]
         if len(segments) != len(self.segments):
             return None
         rank, params = [], {}
         for pattern, segment in zip(self.segments, segments):
+            if pattern.endswith("+}"):
+                if not segment:
+                    return None
+                params[pattern[1:-2]] = urllib.parse.unquote(segment)
+                rank.append(-1)
+                continue
             if pattern.startswith("{") and pattern.endswith("}"):
                 if not segment:
                     return None

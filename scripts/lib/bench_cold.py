@@ -29,6 +29,7 @@ import sys
 import threading
 import time
 import urllib.request
+import urllib.parse
 import uuid
 from pathlib import Path
 
@@ -177,7 +178,10 @@ def invocations(env, specs):
     token, connection = made["token"], made["connection"]["id"]
     account = made["connection"]["accountId"]
     routes = gateway.routes_of(specs)
+    # The customer's first look at a connect link: the hosted page, rendered.
+    link = urllib.parse.urlsplit(call("POST", "/v1/connect-sessions", key, {"systems": ["sandbox"]})["url"]).path
     events = dict([
+        http_event(routes, "GET", link, key),
         http_event(routes, "GET", f"/v1/connections/{connection}", key),
         http_event(routes, "POST", f"/v1/connections/{uuid.uuid4().hex}/token", key),
         http_event(routes, "GET", "/v1/work-orders?limit=25", token),

@@ -4,7 +4,7 @@
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # The Lambda functions, by package (infra/template.yaml's BuildProperties.Binary);
 # tests/bootstraps/functions.py holds each one's size budget.
-functions=(connect disconnect entities sync-runs sync webhooks webhook-fanout webhook-delivery)
+functions=(connect dashboard disconnect entities sync-runs sync webhooks webhook-fanout webhook-delivery)
 venv="$root/.venv"
 requirements="$root/infra/local/requirements.txt"
 
@@ -52,6 +52,26 @@ ensure_lint_tools() {
     cp "$dir/package-lock.json" "$dir/node_modules/.installed"
   fi
   export PATH="$dir/node_modules/.bin:$PATH" REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true
+}
+
+# What the browser tests drive (scripts/test only): Debian's Chromium and its ChromeDriver, and
+# axe-core (tools/browser/package-lock.json pins it), which the tests load into every page.
+ensure_browser() {
+  if [ ! -x /usr/bin/chromedriver ] || [ ! -x /usr/bin/chromium ]; then
+    echo "==> installing Chromium and ChromeDriver (Debian's chromium, chromium-driver)" >&2
+    local sudo=()
+    [ "$(id -u)" = 0 ] || sudo=(sudo)
+    "${sudo[@]}" apt-get install -y -qq chromium chromium-driver >/dev/null ||
+      { "${sudo[@]}" apt-get update -qq && "${sudo[@]}" apt-get install -y -qq chromium chromium-driver >/dev/null; }
+  fi
+  local dir="$root/tools/browser"
+  if ! cmp -s "$dir/package-lock.json" "$dir/node_modules/.installed" 2>/dev/null; then
+    echo "==> installing axe-core (npm ci in tools/browser)" >&2
+    (cd "$dir" && npm ci --no-audit --no-fund --silent)
+    cp "$dir/package-lock.json" "$dir/node_modules/.installed"
+  fi
+  export MILLWRIGHT_CHROMIUM=/usr/bin/chromium MILLWRIGHT_CHROMEDRIVER=/usr/bin/chromedriver
+  export MILLWRIGHT_AXE_JS="$dir/node_modules/axe-core/axe.min.js"
 }
 
 # The ports free_port handed out, shared with the scripts this one starts; the script that made

@@ -64,6 +64,7 @@ pub async fn open(store: &dyn AccountStore, credits: u32, key: Option<String>) -
         created_at: Utc::now(),
         keys: BTreeMap::from([(key_id, first)]),
         rate_limit: None,
+        branding: Default::default(),
     };
     store.create_account(&account, &record).await.map_err(storage)?;
     Ok((account, key))

@@ -117,7 +117,7 @@ fn check_name(name: Option<&String>) -> Result<(), ApiError> {
 }
 
 /// Sync settings as a caller may send them.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SettingsInput {
     /// Which entities to sync.
@@ -237,6 +237,11 @@ impl ConnectionService {
         connectors: Connectors,
     ) -> Self {
         Self { store, secrets, schedules, connectors }
+    }
+
+    /// Whether a system can be connected here (its connector is in this build).
+    pub fn available(&self, system: &str) -> bool {
+        self.connectors.get(system).is_some()
     }
 
     /// The catalogue with what each system's connector can do.

@@ -22,6 +22,9 @@ pub enum EventType {
     /// A sync run failed.
     #[serde(rename = "sync.failed")]
     SyncFailed,
+    /// A connection was made (through the API or a hosted connect page).
+    #[serde(rename = "connection.created")]
+    ConnectionCreated,
     /// A connection's status changed (connected, disconnected, auth_required, error).
     #[serde(rename = "connection.status_changed")]
     ConnectionStatusChanged,
@@ -35,9 +38,10 @@ pub enum EventType {
 
 impl EventType {
     /// Every event type, in the order the API documents them.
-    pub const ALL: [EventType; 5] = [
+    pub const ALL: [EventType; 6] = [
         EventType::SyncCompleted,
         EventType::SyncFailed,
+        EventType::ConnectionCreated,
         EventType::ConnectionStatusChanged,
         EventType::ConnectionAuthRequired,
         EventType::ConnectionDataDeleted,
@@ -48,6 +52,7 @@ impl EventType {
         match self {
             EventType::SyncCompleted => "sync.completed",
             EventType::SyncFailed => "sync.failed",
+            EventType::ConnectionCreated => "connection.created",
             EventType::ConnectionStatusChanged => "connection.status_changed",
             EventType::ConnectionAuthRequired => "connection.auth_required",
             EventType::ConnectionDataDeleted => "connection.data_deleted",
@@ -102,6 +107,14 @@ impl Event {
             connection_id: connection_id.to_owned(),
             data,
         }
+    }
+
+    /// `connection.created`: the connection as it was made, happening when it was.
+    pub fn created(connection: &Connection) -> Self {
+        let mut view = connection.clone();
+        view.account_id.clear();
+        let data = json!({"connection": view});
+        Self::at(&connection.account_id, &connection.id, EventType::ConnectionCreated, data, connection.created_at)
     }
 
     /// `connection.status_changed`, happening when the status changed: the status, the one it

@@ -9,8 +9,11 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod branding;
 pub mod capabilities;
 pub mod catalog;
+pub mod connect_sessions;
+pub mod connecting;
 pub mod connections;
 pub mod connectors;
 pub mod deadline;
@@ -24,6 +27,7 @@ pub mod page;
 pub(crate) mod patch;
 pub mod ports;
 pub mod records;
+pub mod sign_in;
 pub mod sync;
 pub mod token;
 pub mod webhooks;

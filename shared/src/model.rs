@@ -28,6 +28,9 @@ pub struct Account {
     /// (`limits`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<u32>,
+    /// How the hosted connect page presents the account's product.
+    #[serde(default, skip_serializing_if = "crate::branding::Branding::is_empty")]
+    pub branding: crate::branding::Branding,
 }
 
 /// One account key, as the account keeps it: never the key itself.

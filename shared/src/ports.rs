@@ -6,6 +6,8 @@ use chrono::{DateTime, Utc};
 use std::{collections::HashMap, time::Duration};
 
 use crate::{
+    branding::Branding,
+    connect_sessions::{ConnectSession, SessionError},
     connectors::{ListQuery, Page},
     events::Event,
     model::{Account, AccountKey, Connection, TokenRecord},
@@ -68,6 +70,8 @@ pub trait AccountStore: Send + Sync {
     async fn revoke_key(&self, account_id: &str, id: &str) -> Result<(), StoreError>;
     /// Sets or (with none) removes the account's own rate limit; `NotFound` for no account.
     async fn set_rate_limit(&self, account_id: &str, limit: Option<u32>) -> Result<(), StoreError>;
+    /// Replaces the account's branding (`NotFound` when there is no such account).
+    async fn set_branding(&self, account_id: &str, branding: &Branding) -> Result<(), StoreError>;
 }
 
 /// Looks bearer credentials up by digest.
@@ -430,4 +434,34 @@ pub enum PostError {
 pub trait WebhookTransport: Send + Sync {
     /// POSTs `body` with `headers` to `url`; the answer's status code.
     async fn post(&self, url: &str, headers: &[(&str, String)], body: &str) -> Result<u16, PostError>;
+}
+
+/// Hosted connect sessions; each step is one conditional write, so that racing attempts make
+/// one connection at most and a token is fetched once.
+#[async_trait]
+pub trait ConnectSessionStore: Send + Sync {
+    /// Stores a new session.
+    async fn create(&self, session: &ConnectSession) -> Result<(), StoreError>;
+    /// Reads a session (strongly consistent).
+    async fn session(&self, id: &str) -> Result<Option<ConnectSession>, StoreError>;
+    /// `pending` → `verifying`, counting an attempt, while it is unexpired at `now` and has made
+    /// fewer than `max`; `Conflict` otherwise.
+    async fn begin_attempt(&self, id: &str, max: u32, now: DateTime<Utc>) -> Result<(), StoreError>;
+    /// `verifying` → `pending`, with the reason.
+    async fn fail_attempt(&self, id: &str, reason: &SessionError) -> Result<(), StoreError>;
+    /// `verifying` → `completed`, with the connection and its own webhook endpoint.
+    async fn complete(&self, id: &str, connection_id: &str, endpoint_id: Option<&str>) -> Result<(), StoreError>;
+    /// `completed` → `token_fetched`; `Conflict` when it is not `completed`.
+    async fn take_token(&self, id: &str) -> Result<(), StoreError>;
+}
+
+/// Dashboard sessions, by the digest of their cookie's value.
+#[async_trait]
+pub trait SignInStore: Send + Sync {
+    /// Opens a session of an account until `expires_at`.
+    async fn open(&self, digest: &str, account_id: &str, expires_at: DateTime<Utc>) -> Result<(), StoreError>;
+    /// The account of a session that has not expired at `now`.
+    async fn account(&self, digest: &str, now: DateTime<Utc>) -> Result<Option<String>, StoreError>;
+    /// Ends a session.
+    async fn close(&self, digest: &str) -> Result<(), StoreError>;
 }

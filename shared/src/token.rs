@@ -52,11 +52,17 @@ impl std::fmt::Debug for IssuedToken {
     }
 }
 
-/// Issues a new token of a kind from the operating system's CSPRNG.
-pub fn issue(kind: TokenKind) -> IssuedToken {
+/// 256 bits from the operating system's CSPRNG, as lowercase hex: the secret of a token, a
+/// connect link or a dashboard session.
+pub fn random_hex() -> String {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).expect("the operating system's random source is unavailable");
-    let plaintext = format!("{}{}", kind.prefix(), hex::encode(bytes));
+    hex::encode(bytes)
+}
+
+/// Issues a new token of a kind.
+pub fn issue(kind: TokenKind) -> IssuedToken {
+    let plaintext = format!("{}{}", kind.prefix(), random_hex());
     let digest = digest(&plaintext);
     IssuedToken { plaintext, digest }
 }

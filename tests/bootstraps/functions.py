@@ -11,6 +11,7 @@ REPO = Path(__file__).resolve().parents[2]
 # lighter budget says so.
 BUDGETS = {
     "connect": 8_000_000,
+    "dashboard": 8_000_000,
     "disconnect": 8_000_000,
     "entities": 8_000_000,
     "sync-runs": 8_000_000,

@@ -79,6 +79,8 @@ SPECS = {
                 {"method": "GET", "path": "/v1/things/{id}"},
                 {"method": "GET", "path": "/v1/things/special"},
                 {"method": "POST", "path": "/v1/things/{id}/parts/{part}"},
+                {"method": "ANY", "path": "/pages/{proxy+}"},
+                {"method": "GET", "path": "/pages/home"},
             ],
         },
         {"name": "worker", "timeout": 60, "memory": 256, "routes": []},
@@ -210,6 +212,15 @@ def test_routes_match_as_api_gateway_matches_them(gateway):
                            ("GET", "/v1/things/"), ("POST", "/v1/things")]:  # fmt: skip
         answer = gateway.request(method, target)
         assert (answer.status, answer.json()) == (404, {"message": "Not Found"}), (method, target)
+
+
+def test_a_greedy_path_variable_takes_the_rest_of_the_path_after_every_more_specific_route(gateway):
+    event = seen(gateway.request("POST", "/pages/a/b%20c/d"))["event"]
+    assert (event["routeKey"], event["pathParameters"]) == ("ANY /pages/{proxy+}", {"proxy": "a/b c/d"})
+    assert seen(gateway.request("GET", "/pages/home"))["event"]["routeKey"] == "GET /pages/home"
+    assert seen(gateway.request("DELETE", "/pages/home"))["event"]["routeKey"] == "ANY /pages/{proxy+}"
+    assert gateway.request("GET", "/pages").status == 404
+    assert gateway.request("GET", "/pages/").status == 404
 
 
 def test_a_function_without_a_status_code_answers_200_with_its_json(gateway):

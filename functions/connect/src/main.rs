@@ -3,7 +3,9 @@
 
 mod routes;
 
-use millwright::{ports::IdempotencyStore, sync::SyncService, webhooks::WebhookService};
+use millwright::{
+    connect_sessions::ConnectSessions, ports::IdempotencyStore, sync::SyncService, webhooks::WebhookService,
+};
 use millwright_aws::{
     config::{Api, Backends},
     http,
@@ -19,6 +21,8 @@ pub struct State {
     syncs: SyncService,
     /// A connection's webhook settings.
     webhooks: WebhookService,
+    /// Hosted connect sessions.
+    sessions: ConnectSessions,
 }
 
 #[tokio::main]
@@ -26,11 +30,13 @@ async fn main() -> Result<(), lambda_http::Error> {
     http::init_logging();
     let backends = Backends::from_env()?;
     let connectors = millwright_connectors::standard(backends.policy());
+    let connections = backends.connections(connectors.clone());
     let state = State {
         idempotency: backends.idempotency(),
         syncs: backends.syncs(connectors.clone()),
         webhooks: backends.webhooks(),
-        api: backends.api(backends.connections(connectors)),
+        sessions: backends.connect_sessions(connections.clone(), connectors),
+        api: backends.api(connections),
     };
     http::serve(Arc::new(state), routes::route).await
 }

@@ -3,9 +3,11 @@
 use millwright::{
     accounts,
     auth::require_account,
-    connections::{ConnectRequest, ConnectionPatch, new_connection_id},
+    branding, connecting,
+    connections::ConnectionPatch,
     error::ApiError,
     idempotency::{self, Begun},
+    model::Account,
     page,
 };
 use millwright_aws::http::{ApiRequest, Reply, no_route};
@@ -26,6 +28,19 @@ pub async fn route(services: Arc<State>, request: ApiRequest) -> Result<Reply, A
         }
         ("GET", ["v1", "openapi.json"]) => Ok(Reply::rendered(OPENAPI)),
         ("GET", ["v1", "credits"]) => credits(&services, &request).await,
+        ("GET", ["v1", "account"]) => {
+            let caller = services.api.caller(&request).await?;
+            let account = account_of(&services, require_account(&caller)?).await?;
+            Ok(Reply::ok(json!({"account": {
+                "id": account.id, "createdAt": account.created_at, "branding": account.branding,
+            }})))
+        }
+        ("PUT", ["v1", "account", "branding"]) => {
+            let caller = services.api.caller(&request).await?;
+            let account = require_account(&caller)?;
+            let branding = branding::set(services.api.accounts.as_ref(), account, request.json()?).await?;
+            Ok(Reply::ok(json!({"branding": branding})))
+        }
         ("GET" | "POST", ["v1", "account", "keys"]) | ("DELETE", ["v1", "account", "keys", _]) => {
             keys(&services, &request).await
         }
@@ -37,6 +52,8 @@ pub async fn route(services: Arc<State>, request: ApiRequest) -> Result<Reply, A
             Ok(Reply::ok(json!({"connection": connection})))
         }
         ("PATCH", ["v1", "connections", id]) => update(&services, &request, id).await,
+        ("POST", ["v1", "connect-sessions"] | ["v1", "connect-sessions", _, "token"])
+        | ("GET", ["v1", "connect-sessions", _]) => sessions(&services, &request).await,
         ("PUT", ["v1", "connections", id, "credentials"]) => {
             let caller = services.api.caller(&request).await?;
             let account = require_account(&caller)?;
@@ -74,36 +91,36 @@ async fn connect(services: &State, request: &ApiRequest) -> Result<Reply, ApiErr
     }
 }
 
-/// Checks the credentials with the system, charges the credits and makes the connection, its
-/// token, its own webhook endpoint when asked and its first sync; answers the 201 body.
+/// Connects (`connecting::connect`); answers the 201 body.
 async fn connect_now(services: &State, account: &str, request: &ApiRequest) -> Result<Value, ApiError> {
-    let mut body: ConnectRequest = request.json()?;
-    // The connection's own endpoint exists before the connection does, so that it hears the
-    // connection's very first event; a connect that fails takes it away again.
-    let id = new_connection_id();
-    let hook = match body.webhook_url.take() {
-        Some(url) => Some(services.webhooks.for_connection(account, &id, Some(url)).await?),
-        None => None,
-    };
-    let (connection, token) = match services.api.connections.connect_as(account, &id, body).await {
-        Ok(made) => made,
-        Err(e) => {
-            if hook.is_some() {
-                services.webhooks.for_connection(account, &id, None).await?;
-            }
-            return Err(e);
-        }
-    };
-    let webhook = match hook.flatten() {
-        Some((endpoint, Some(secret))) => endpoint.with_secret(&secret),
-        _ => Value::Null,
-    };
-    let initial = services.syncs.initial(&connection).await;
+    let api = &services.api;
+    let made =
+        connecting::connect(&api.connections, &services.webhooks, &services.syncs, account, request.json()?).await?;
+    let webhook = made.endpoint.map_or(Value::Null, |(endpoint, secret)| endpoint.with_secret(&secret));
     let initial_sync =
-        initial.map(|runs| json!({"mode": "full", "syncIds": runs.iter().map(|r| &r.id).collect::<Vec<_>>()}));
+        made.initial.map(|runs| json!({"mode": "full", "syncIds": runs.iter().map(|r| &r.id).collect::<Vec<_>>()}));
     Ok(json!({
-        "connection": connection, "token": token.plaintext, "initialSync": initial_sync, "webhook": webhook,
+        "connection": made.connection, "token": made.token.plaintext, "initialSync": initial_sync, "webhook": webhook,
     }))
+}
+
+/// The account's connect sessions: create one (its URL shown this once), read one, fetch the
+/// token of the connection it made (once).
+async fn sessions(services: &State, request: &ApiRequest) -> Result<Reply, ApiError> {
+    let caller = services.api.caller(request).await?;
+    let account = require_account(&caller)?;
+    let sessions = &services.sessions;
+    match (request.method.as_str(), request.path().as_slice()) {
+        ("POST", [.., "connect-sessions"]) => {
+            let created = sessions.create(account, request.json()?).await?;
+            let url = format!("{}{}", request.origin(), created.path);
+            let session = &created.session;
+            Ok(Reply::created(json!({"id": session.id, "url": url, "expiresAt": session.expires_at})))
+        }
+        ("POST", [.., id, "token"]) => Ok(Reply::ok(sessions.fetch_token(account, id).await?)),
+        (_, [.., id]) => Ok(Reply::ok(json!({"connectSession": sessions.get(account, id).await?.view()}))),
+        _ => Err(no_route()),
+    }
 }
 
 /// Changes a connection, and its own webhook endpoint when the body names `webhookUrl` (whose
@@ -155,19 +172,16 @@ async fn list(services: &State, request: &ApiRequest) -> Result<Reply, ApiError>
     Ok(Reply::ok(json!({"data": data, "nextCursor": next.as_deref().map(page::encode_cursor)})))
 }
 
+/// The caller's account.
+async fn account_of(services: &State, account_id: &str) -> Result<Account, ApiError> {
+    let found = services.api.accounts.account(account_id).await.map_err(|e| ApiError::from_store(e, "account"))?;
+    found.ok_or_else(|| ApiError::not_found("account"))
+}
+
 async fn credits(services: &State, request: &ApiRequest) -> Result<Reply, ApiError> {
     let caller = services.api.caller(request).await?;
     let account_id = require_account(&caller)?;
-    let account = services
-        .api
-        .accounts
-        .account(account_id)
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "account lookup failed");
-            ApiError::internal()
-        })?
-        .ok_or_else(|| ApiError::not_found("account"))?;
+    let account = account_of(services, account_id).await?;
     let holding = services.api.connections.holding_credits(account_id).await?;
     let used: u32 = holding.iter().map(|c| c.credits).sum();
     let connections: Vec<_> = holding

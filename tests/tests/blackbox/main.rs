@@ -2,7 +2,10 @@
 //! (each on an account of its own), as its users would use it side by side.
 
 mod api;
+mod browser;
+mod connect_flow;
 mod connectors;
+mod dashboard;
 mod defaults;
 mod entities;
 mod limits;

@@ -135,10 +135,10 @@ async fn connect_sync_and_disconnect_reach_a_receiver_and_both_official_verifier
     let a = api.post("/v1/syncs", &token, json!({"entities": ["vendors"], "mode": "full"})).await;
     assert_eq!(a.status, StatusCode::ACCEPTED, "{}", a.body);
     let sync_id = a.body["syncs"][0]["id"].as_str().unwrap().to_owned();
-    receiver.wait(&name, "connected + sync.completed", |log| accepted(log).len() >= 2).await;
+    receiver.wait(&name, "created + connected + sync.completed", |log| accepted(log).len() >= 3).await;
     let a = api.post(&format!("/v1/connections/{connection}/disconnect"), &key, json!({})).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
-    let log = receiver.wait(&name, "three events", |log| accepted(log).len() >= 3).await;
+    let log = receiver.wait(&name, "four events", |log| accepted(log).len() >= 4).await;
 
     for record in &log {
         assert_eq!(record["verified"]["current"], true, "the Python library refused {record:#}");
@@ -147,7 +147,7 @@ async fn connect_sync_and_disconnect_reach_a_receiver_and_both_official_verifier
     }
     // Deliveries are at least once and in no particular order: each event is found by what it is.
     let events = bodies(&log);
-    assert_eq!(events.len(), 3, "{events:#?}");
+    assert_eq!(events.len(), 4, "{events:#?}");
     let find = |kind: &str, status: &str| {
         events
             .iter()
@@ -158,8 +158,13 @@ async fn connect_sync_and_disconnect_reach_a_receiver_and_both_official_verifier
         assert!(event["id"].as_str().unwrap().starts_with("evt_"));
         assert_eq!(event["connectionId"], connection.as_str());
     }
+    let created = events.iter().find(|e| e["type"] == "connection.created").expect("connection.created");
+    assert_eq!(created["data"]["connection"]["id"], connection.as_str());
+    assert_eq!(created["data"]["connection"]["status"], "active");
+    assert!(created.to_string().find("accountId").is_none(), "{created}");
     let connected = find("connection.status_changed", "active");
     assert_eq!(connected["data"]["previousStatus"], Value::Null);
+    assert_eq!(created_at(created), created_at(connected), "made and active at the same instant");
     let synced = find("sync.completed", "succeeded");
     assert_eq!(synced["data"]["id"], sync_id.as_str());
     let run = api.get(&format!("/v1/syncs/{sync_id}"), &key).await;
@@ -169,7 +174,7 @@ async fn connect_sync_and_disconnect_reach_a_receiver_and_both_official_verifier
     assert!(created_at(connected) < created_at(disconnected), "status events are timed in the order they happened");
 
     // The log: one succeeded attempt per delivery, newest first.
-    let log = settled(&api, &key, &hook, 3, |d| d["status"] == "succeeded").await;
+    let log = settled(&api, &key, &hook, 4, |d| d["status"] == "succeeded").await;
     for d in &log {
         let attempts = d["attempts"].as_array().unwrap();
         assert_eq!(attempts.len(), 1, "{d:#}");
@@ -181,14 +186,14 @@ async fn connect_sync_and_disconnect_reach_a_receiver_and_both_official_verifier
     assert_eq!(log[0]["payload"]["data"]["status"], "disconnected");
 
     // A redelivery sends the same event (same webhook-id) again and logs a second attempt.
-    let oldest = log[2]["id"].as_str().unwrap();
+    let oldest = log[3]["id"].as_str().unwrap();
     let a = api.post(&format!("/v1/webhook-deliveries/{oldest}/redeliver"), &key, json!({})).await;
     assert_eq!(a.status, StatusCode::ACCEPTED, "{}", a.body);
-    let first_id = log[2]["eventId"].as_str().unwrap().to_owned();
+    let first_id = log[3]["eventId"].as_str().unwrap().to_owned();
     receiver
         .wait(&name, "the redelivery", |log| log.iter().filter(|r| r["webhookId"] == first_id.as_str()).count() == 2)
         .await;
-    settled(&api, &key, &hook, 3, |d| {
+    settled(&api, &key, &hook, 4, |d| {
         d["status"] == "succeeded" && (d["id"] != oldest || d["attempts"].as_array().unwrap().len() == 2)
     })
     .await;
@@ -365,7 +370,13 @@ async fn internal_and_plain_http_urls_are_refused_and_endpoints_are_managed() {
     let a = api.call(Method::PATCH, &path, Some(&key), Some(r#"{"events":null,"description":"all of it"}"#)).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     assert_eq!(a.body["webhookEndpoint"]["allEvents"], true);
-    let every = ["sync.completed", "sync.failed", "connection.status_changed", "connection.auth_required"];
+    let every = [
+        "sync.completed",
+        "sync.failed",
+        "connection.created",
+        "connection.status_changed",
+        "connection.auth_required",
+    ];
     assert_eq!(a.body["webhookEndpoint"]["events"], json!([every.as_slice(), &["connection.data_deleted"]].concat()));
     assert_eq!(a.body["webhookEndpoint"]["description"], "all of it");
     let a = api.call(Method::DELETE, &path, Some(&key), None).await;

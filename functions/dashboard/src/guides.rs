@@ -1,0 +1,37 @@
+//! The short setup guide the connect page shows beside each system's fields: what the customer
+//! creates in their own system first. Vendor steps as the vendors document them.
+
+/// The steps for a system; none where the fields say it all.
+pub fn steps(system: &str) -> &'static [&'static str] {
+    match system {
+        "sandbox" => &[
+            "The sandbox is a sample system with realistic maintenance and purchasing data.",
+            "Enter any API key to connect. The key \"invalid\" is refused, as a real system refuses a wrong password.",
+        ],
+        "sap_s4hana" => &[
+            "In SAP S/4HANA, create a communication user (Maintain Communication Users) for this integration.",
+            "Create a communication system for it and a communication arrangement for the purchase order, \
+             business partner and maintenance scenarios this integration reads and writes.",
+            "Enter the API host (https://…-api.s4hana.cloud.sap or your gateway) and the user's name and password, \
+             or the OAuth 2.0 client of the communication system.",
+            "Optionally enter the company code, purchasing organisation and purchasing group new purchase orders get.",
+        ],
+        "sap_ecc" => &[
+            "Ask your SAP Basis team for an RFC/OData service user with read access to purchasing and plant maintenance.",
+            "Enter the gateway's URL, the SAP client number (sap-client) and the user's name and password.",
+        ],
+        "ibm_maximo" => &[
+            "In Maximo, open API Keys (Administration) and create a key for an integration user with access to \
+             the MXAPI object structures (assets, work orders, purchase orders, inventory).",
+            "Enter the Maximo URL ending in /maximo and the API key, or that user's name and password.",
+        ],
+        "netsuite" => &[
+            "In NetSuite, go to Setup > Integration > Manage Integrations > New. Name it, set State to Enabled.",
+            "Under OAuth 2.0, check only the Client Credentials (Machine To Machine) grant; check the scopes \
+             REST Web Services and RESTlets.",
+            "Map a certificate to the integration under Setup > Integration > Manage Authentication > \
+             OAuth 2.0 Client Credentials (M2M) Setup, for a role with access to the records to sync.",
+        ],
+        _ => &[],
+    }
+}

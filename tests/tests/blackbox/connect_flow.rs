@@ -1,0 +1,263 @@
+//! The hosted connect flow, as a user's customer walks it in a real browser: a connect session
+//! made through the API, its page, the system's refusal, the connection, the redirect, and the
+//! token the user's backend fetches once.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use millwright_blackbox::{Api, account, demo_connection, env, wait_for};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+use crate::browser::Browser;
+
+/// Where the customer's browser is sent after connecting: any page the test run serves.
+fn redirect_url() -> String {
+    format!("{}/health", env("MILLWRIGHT_RECEIVER_URL"))
+}
+
+/// Makes a connect session; answers its id and URL.
+async fn session(api: &Api, key: &str, body: Value) -> (String, String) {
+    let a = api.post("/v1/connect-sessions", key, body).await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+    let url = a.body["url"].as_str().unwrap().to_owned();
+    assert!(url.starts_with(&env("MILLWRIGHT_API_URL")), "{url}");
+    (a.body["id"].as_str().unwrap().to_owned(), url)
+}
+
+/// The connection id and session id the browser was redirected with.
+async fn redirected(browser: &Browser) -> (String, String) {
+    let url = wait_for("the redirect", Duration::from_millis(100), || async {
+        let url = browser.url().await;
+        if url.as_str().starts_with(&redirect_url()) { Ok(url) } else { Err(url.to_string()) }
+    })
+    .await;
+    let param = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned()).unwrap();
+    (param("connectionId"), param("sessionId"))
+}
+
+/// The connections of an account.
+async fn connections(api: &Api, key: &str) -> Vec<Value> {
+    api.get("/v1/connections", key).await.body["data"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn a_customer_connects_the_sandbox_through_a_connect_link_and_the_backend_fetches_the_token_once() {
+    let api = Api::new();
+    let key = account(5);
+    let body = json!({"systems": ["sandbox"], "redirectUrl": redirect_url(), "externalId": "customer-42"});
+    let (id, url) = session(&api, &key, body).await;
+    assert!(!url.contains(&key));
+
+    let browser = Browser::open().await;
+    browser.goto(&url).await;
+    // One system offered: its fields and its guide at once.
+    assert_eq!(browser.heading().await, "Connect Millwright Sandbox");
+    browser.accessible("the connect form").await;
+    browser.fits_a_phone("the connect form").await;
+    browser.screenshot("connect-form").await;
+
+    // The system refuses: its reason is on the page, and nothing is connected.
+    browser.fill("input[name='cred.apiKey']", "invalid").await;
+    browser.click("button[type=submit]").await;
+    let refused = browser.find("[role=alert]").await.text().await.unwrap();
+    assert!(refused.contains("Millwright Sandbox refused the credentials"), "{refused}");
+    assert_eq!(browser.find("input[name='cred.apiKey']").await.attr("value").await.unwrap(), None, "never echoed");
+    browser.accessible("the connect form with the system's refusal").await;
+    browser.screenshot("connect-refused").await;
+    assert!(connections(&api, &key).await.is_empty());
+    let seen = api.get(&format!("/v1/connect-sessions/{id}"), &key).await;
+    assert_eq!(seen.body["connectSession"]["attempts"], 1, "{}", seen.body);
+    assert_eq!(seen.body["connectSession"]["status"], "pending");
+    assert!(seen.body["connectSession"]["lastError"]["message"].is_string(), "the session records why");
+
+    // A good key: connected, and the browser is sent on with the ids.
+    browser.fill("input[name='cred.apiKey']", "sandbox-key").await;
+    browser.find("button[type=submit]").await.click().await.unwrap();
+    let (connection, session_id) = redirected(&browser).await;
+    assert_eq!(session_id, id);
+    let listed = connections(&api, &key).await;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["id"], connection.as_str());
+    assert_eq!(listed[0]["metadata"]["externalId"], "customer-42");
+    assert!(!browser.driver.source().await.unwrap().contains("mw_test_"), "no token in the browser");
+
+    // The backend fetches the token once; it reads data; a second fetch is 409.
+    let fetched = api.post(&format!("/v1/connect-sessions/{id}/token"), &key, json!({})).await;
+    assert_eq!(fetched.status, StatusCode::OK, "{}", fetched.body);
+    let token = fetched.body["token"].as_str().unwrap().to_owned();
+    assert!(token.starts_with("mw_test_"));
+    assert_eq!(fetched.body["connection"]["id"], connection.as_str());
+    let read = api.get("/v1/work-orders?limit=1", &token).await;
+    assert_eq!(read.status, StatusCode::OK, "{}", read.body);
+    api.post(&format!("/v1/connect-sessions/{id}/token"), &key, json!({})).await.error(409, "CONFLICT");
+
+    // The link is spent: a clear page, and nothing more is made.
+    browser.goto(&url).await;
+    assert_eq!(browser.heading().await, "This link has been used");
+    browser.accessible("a used link").await;
+    assert_eq!(connections(&api, &key).await.len(), 1);
+
+    // Another account sees no such session.
+    let stranger = account(1);
+    api.get(&format!("/v1/connect-sessions/{id}"), &stranger).await.error(404, "NOT_FOUND");
+    api.post(&format!("/v1/connect-sessions/{id}/token"), &stranger, json!({})).await.error(404, "NOT_FOUND");
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn the_sap_standin_connects_through_a_connect_link_with_its_demo_credentials() {
+    let api = Api::new();
+    let key = account(10);
+    let demo = demo_connection("sap_s4hana", "connect-page");
+    let body = json!({"systems": ["sandbox", "sap_s4hana"], "deployment": "cloud", "redirectUrl": redirect_url()});
+    let (id, url) = session(&api, &key, body).await;
+
+    let browser = Browser::open().await;
+    browser.goto(&url).await;
+    assert_eq!(browser.heading().await, "Connect your system");
+    browser.accessible("the system picker").await;
+    browser.screenshot("connect-picker").await;
+    browser.click("a.choice[href*='system=sap_s4hana']").await;
+    assert_eq!(browser.heading().await, "Connect SAP S/4HANA");
+    let page = browser.text().await;
+    assert!(page.contains("communication user"), "the setup guide: {page}");
+    for (name, value) in demo["credentials"].as_object().unwrap() {
+        browser.fill(&format!("input[name='cred.{name}']"), value.as_str().unwrap()).await;
+    }
+    browser.find("button[type=submit]").await.click().await.unwrap();
+    let (connection, _) = redirected(&browser).await;
+    let fetched = api.post(&format!("/v1/connect-sessions/{id}/token"), &key, json!({})).await;
+    assert_eq!(fetched.status, StatusCode::OK, "{}", fetched.body);
+    let token = fetched.body["token"].as_str().unwrap().to_owned();
+    assert!(token.starts_with("mw_conn_"));
+    let charged = api.credits(&key).await;
+    assert_eq!(charged["used"], 4, "{charged}");
+    // Its first sync fills the copy the token reads.
+    let records = wait_for("purchase orders synced", Duration::from_millis(500), || async {
+        let a = api.get("/v1/purchase-orders?limit=5", &token).await;
+        match a.body["data"].as_array() {
+            Some(list) if !list.is_empty() => Ok(list.len()),
+            _ => Err(a.body.to_string()),
+        }
+    })
+    .await;
+    assert!(records > 0);
+    assert_eq!(connections(&api, &key).await[0]["id"], connection.as_str());
+
+    // Used again: a clear page, nothing made.
+    browser.goto(&url).await;
+    assert_eq!(browser.heading().await, "This link has been used");
+    assert_eq!(connections(&api, &key).await.len(), 1);
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn an_expired_link_shows_a_clear_page_and_connects_nothing() {
+    let api = Api::new();
+    let key = account(5);
+    let (id, url) = session(&api, &key, json!({"systems": ["sandbox"]})).await;
+    let browser = Browser::open().await;
+    browser.goto(&url).await;
+    assert_eq!(browser.heading().await, "Connect Millwright Sandbox");
+    browser.fill("input[name='cred.apiKey']", "sandbox-key").await;
+
+    // The session's time runs out while the form is open (moved into the past in the table).
+    let dynamo = aws_sdk_dynamodb::Client::new(&millwright_aws::config::aws_config().await);
+    dynamo
+        .update_item()
+        .table_name(env("SESSIONS_TABLE"))
+        .key("id", AttributeValue::S(id.clone()))
+        .update_expression("SET expiresAt = :past")
+        .expression_attribute_values(":past", AttributeValue::S("2020-01-01T00:00:00Z".into()))
+        .send()
+        .await
+        .unwrap();
+    browser.click("button[type=submit]").await;
+    assert_eq!(browser.heading().await, "This link has expired");
+    browser.accessible("an expired link").await;
+    browser.goto(&url).await;
+    assert_eq!(browser.heading().await, "This link has expired");
+    assert!(connections(&api, &key).await.is_empty());
+    api.post(&format!("/v1/connect-sessions/{id}/token"), &key, json!({})).await.error(409, "CONFLICT");
+
+    // A made-up or altered link is not a session.
+    browser.goto(&format!("{}0", &url[..url.len() - 1])).await;
+    assert_eq!(browser.heading().await, "This link is not valid");
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn connect_sessions_refuse_bad_requests_by_field() {
+    let api = Api::new();
+    let key = account(1);
+    let refused = |body: Value, field: &'static str| {
+        let (api, key) = (&api, &key);
+        async move {
+            let a = api.post("/v1/connect-sessions", key, body).await;
+            a.error(400, "INVALID_REQUEST");
+            assert_eq!(a.body["error"]["details"][0]["field"], field, "{}", a.body);
+        }
+    };
+    refused(json!({"systems": ["spaceship"]}), "systems[0]").await;
+    refused(json!({"systems": []}), "systems").await;
+    refused(json!({"systems": ["sap_ecc"], "deployment": "cloud"}), "systems[0]").await;
+    refused(json!({"redirectUrl": "javascript:alert(1)"}), "redirectUrl").await;
+    refused(json!({"expiresInMinutes": 0}), "expiresInMinutes").await;
+    refused(json!({"connectionId": "conn_nope"}), "connectionId").await;
+    refused(json!({"externalId": ""}), "externalId").await;
+    api.post("/v1/connect-sessions", &key, json!({"color": "red"})).await.error(400, "INVALID_REQUEST");
+    // Defaults: every system that can be connected, for 30 minutes.
+    let a = api.post("/v1/connect-sessions", &key, json!({})).await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+    let id = a.body["id"].as_str().unwrap();
+    let seen = api.get(&format!("/v1/connect-sessions/{id}"), &key).await.body["connectSession"].clone();
+    let systems: Vec<&str> = seen["systems"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
+    assert!(systems.contains(&"sandbox") && systems.contains(&"sap_s4hana"), "{seen}");
+    let created = chrono::DateTime::parse_from_rfc3339(seen["createdAt"].as_str().unwrap()).unwrap();
+    let expires = chrono::DateTime::parse_from_rfc3339(seen["expiresAt"].as_str().unwrap()).unwrap();
+    assert_eq!((expires - created).num_minutes(), 30);
+    assert!(seen.get("secretDigest").is_none() && !seen.to_string().contains(a.body["url"].as_str().unwrap()));
+}
+
+#[tokio::test]
+async fn the_connect_page_carries_the_vendors_branding_and_only_its_origins_may_frame_it() {
+    let api = Api::new();
+    let key = account(1);
+    let http = millwright_blackbox::client();
+    let (_, url) = session(&api, &key, json!({"systems": ["sandbox"]})).await;
+    let plain = http.get(&url).send().await.unwrap();
+    let policy = plain.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(policy.contains("frame-ancestors 'none'") && policy.contains("default-src 'none'"), "{policy}");
+    assert!(!plain.text().await.unwrap().contains("brand-bar"), "no branding by default");
+
+    let branding = json!({
+        "name": "Acme Maintenance", "logoUrl": "https://cdn.acme.example/logo.svg",
+        "accentColor": "#0A7D55", "allowedOrigins": ["https://app.acme.example/"],
+    });
+    let set = api.call(reqwest::Method::PUT, "/v1/account/branding", Some(&key), Some(&branding.to_string())).await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.body);
+    assert_eq!(set.body["branding"]["allowedOrigins"], json!(["https://app.acme.example"]));
+    assert_eq!(set.body["branding"]["accentColor"], "#0a7d55");
+    assert_eq!(api.get("/v1/account", &key).await.body["account"]["branding"], set.body["branding"]);
+
+    let branded = http.get(&url).send().await.unwrap();
+    let policy = branded.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(policy.contains("frame-ancestors https://app.acme.example"), "{policy}");
+    let page = branded.text().await.unwrap();
+    assert!(page.contains("Acme Maintenance") && page.contains("https://cdn.acme.example/logo.svg"), "{page}");
+    assert!(page.contains("/dashboard/assets/accent/0a7d55.css"), "{page}");
+    let css =
+        http.get(format!("{}/dashboard/assets/accent/0a7d55.css", env("MILLWRIGHT_API_URL"))).send().await.unwrap();
+    assert!(css.text().await.unwrap().contains("--accent: #0a7d55"));
+
+    for (bad, field) in [
+        (json!({"accentColor": "red"}), "accentColor"),
+        (json!({"allowedOrigins": ["*"]}), "allowedOrigins[0]"),
+        (json!({"logoUrl": "http://cdn.acme.example/logo.svg"}), "logoUrl"),
+    ] {
+        let a = api.call(reqwest::Method::PUT, "/v1/account/branding", Some(&key), Some(&bad.to_string())).await;
+        a.error(400, "INVALID_REQUEST");
+        assert_eq!(a.body["error"]["details"][0]["field"], field, "{}", a.body);
+    }
+    assert_eq!(api.get("/v1/account", &key).await.body["account"]["branding"], set.body["branding"], "unchanged");
+}
