@@ -46,17 +46,18 @@ pub struct ApiRequest {
     pub request_id: String,
 }
 
-/// Never prints the body (credentials travel in it) nor the Authorization header's value.
+/// Never prints the body (credentials travel in it), the Authorization header's value, the
+/// cookies (a dashboard session) nor a connect link's secret.
 impl std::fmt::Debug for ApiRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let headers: std::collections::BTreeMap<_, _> = self
             .headers
             .iter()
-            .map(|(k, v)| (k.as_str(), if k == "authorization" { "<redacted>" } else { v.as_str() }))
+            .map(|(k, v)| (k.as_str(), if k == "authorization" || k == "cookie" { "<redacted>" } else { v.as_str() }))
             .collect();
         f.debug_struct("ApiRequest")
             .field("method", &self.method)
-            .field("segments", &self.segments)
+            .field("path", &loggable(&format!("/{}", self.segments.join("/"))))
             .field("query", &self.query)
             .field("headers", &headers)
             .field("body_bytes", &self.body.len())
@@ -211,6 +212,14 @@ fn answer_by(event: &Request) -> Instant {
     Instant::now() + left.saturating_sub(ANSWER_MARGIN)
 }
 
+/// A path as logs show it: the secret of a connect link (`/connect/{session}/{secret}`) is not.
+fn loggable(path: &str) -> String {
+    match path.strip_prefix("/connect/").and_then(|rest| rest.split_once('/')) {
+        Some((session, _)) => format!("/connect/{session}/<secret>"),
+        None => path.to_owned(),
+    }
+}
+
 fn request_id(event: &Request) -> String {
     let raw = event.lambda_context_ref().map(|c| c.request_id.replace('-', "")).unwrap_or_default();
     if raw.is_empty() { format!("req_{}", ulid::Ulid::new().to_string().to_lowercase()) } else { format!("req_{raw}") }
@@ -274,7 +283,7 @@ where
             metering::take();
             let request = parse(&event);
             let (id, method, path) =
-                (request.request_id.clone(), request.method.clone(), event.raw_http_path().to_owned());
+                (request.request_id.clone(), request.method.clone(), loggable(event.raw_http_path()));
             let (outcome, usage) = match request.oversized() {
                 Some(refused) => (Err(refused), None),
                 None => limits::tracking(millwright::deadline::within(answer_by(&event), route(state, request))).await,
@@ -298,14 +307,28 @@ mod tests {
             method: "POST".into(),
             segments: vec!["v1".into(), "connections".into()],
             query: HashMap::new(),
-            headers: HashMap::from([("authorization".into(), "Bearer mw_acct_secret".into())]),
+            headers: HashMap::from([
+                ("authorization".into(), "Bearer mw_acct_secret".into()),
+                ("cookie".into(), "__Host-mw_session=sessionsecret".into()),
+            ]),
             body: br#"{"credentials":{"password":"hunter2"}}"#.to_vec(),
             request_id: "req_1".into(),
         };
         let connect: millwright::connections::ConnectRequest =
             serde_json::from_str(r#"{"system":"sandbox","credentials":{"password":"hunter2"}}"#).unwrap();
-        let printed = format!("{request:?} {connect:?}");
-        assert!(!printed.contains("mw_acct_secret") && !printed.contains("hunter2"), "{printed}");
+        let link = ApiRequest {
+            segments: vec!["connect".into(), "cs_1".into(), "linksecret".into()],
+            method: "GET".into(),
+            query: HashMap::new(),
+            headers: HashMap::new(),
+            body: Vec::new(),
+            request_id: "req_2".into(),
+        };
+        let printed = format!("{request:?} {connect:?} {link:?}");
+        for secret in ["mw_acct_secret", "hunter2", "sessionsecret", "linksecret"] {
+            assert!(!printed.contains(secret), "{secret} in {printed}");
+        }
+        assert!(printed.contains("/connect/cs_1/<secret>"), "{printed}");
         assert!(printed.contains("password"), "the field names remain: {printed}");
     }
 }

@@ -13,6 +13,7 @@ use crate::{
     connecting,
     connections::{ConnectRequest, ConnectionService, SettingsInput},
     connectors::Credentials,
+    entities::Entity,
     error::{ApiError, ErrorCode},
     model::Connection,
     ports::{ConnectSessionStore, StoreError},
@@ -266,6 +267,11 @@ impl ConnectSessions {
         if !(1..=MAX_MINUTES).contains(&minutes) {
             return Err(ApiError::invalid_field("expiresInMinutes", format!("1 to {MAX_MINUTES}")));
         }
+        // Bounds and entity names now, not when the customer connects; whether the system chosen
+        // lists the entities is checked then.
+        if let Some(settings) = &request.settings {
+            settings.clone().resolve(&Entity::ALL)?;
+        }
         let settings =
             request.settings.map(|s| serde_json::to_value(s).map_err(|_| ApiError::internal())).transpose()?;
         let secret = token::random_hex();
@@ -277,7 +283,8 @@ impl ConnectSessions {
             secret_digest: token::digest(&secret),
             external_id: request.external_id,
             systems,
-            deployment: request.deployment,
+            // A re-authentication keeps the connection's deployment.
+            deployment: reauthenticate.as_ref().map(|c| c.deployment).or(request.deployment),
             redirect_url,
             webhook_url: request.webhook_url,
             settings,

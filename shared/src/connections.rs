@@ -117,7 +117,7 @@ fn check_name(name: Option<&String>) -> Result<(), ApiError> {
 }
 
 /// Sync settings as a caller may send them.
-#[derive(Debug, Default, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SettingsInput {
     /// Which entities to sync.

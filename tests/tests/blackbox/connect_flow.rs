@@ -3,7 +3,7 @@
 //! token the user's backend fetches once.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use millwright_blackbox::{Api, account, demo_connection, env, wait_for};
+use millwright_blackbox::{Api, StandIn, account, demo_connection, env, wait_for};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -79,6 +79,8 @@ async fn a_customer_connects_the_sandbox_through_a_connect_link_and_the_backend_
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0]["id"], connection.as_str());
     assert_eq!(listed[0]["metadata"]["externalId"], "customer-42");
+    let events = crate::stored::events_of(&connection).await;
+    assert!(events.contains(&"connection.created".to_owned()), "{events:?}");
     assert!(!browser.driver.source().await.unwrap().contains("mw_test_"), "no token in the browser");
 
     // The backend fetches the token once; it reads data; a second fetch is 409.
@@ -205,6 +207,7 @@ async fn connect_sessions_refuse_bad_requests_by_field() {
     refused(json!({"expiresInMinutes": 0}), "expiresInMinutes").await;
     refused(json!({"connectionId": "conn_nope"}), "connectionId").await;
     refused(json!({"externalId": ""}), "externalId").await;
+    refused(json!({"settings": {"syncIntervalMinutes": 0}}), "settings.syncIntervalMinutes").await;
     api.post("/v1/connect-sessions", &key, json!({"color": "red"})).await.error(400, "INVALID_REQUEST");
     // Defaults: every system that can be connected, for 30 minutes.
     let a = api.post("/v1/connect-sessions", &key, json!({})).await;
@@ -260,4 +263,131 @@ async fn the_connect_page_carries_the_vendors_branding_and_only_its_origins_may_
         assert_eq!(a.body["error"]["details"][0]["field"], field, "{}", a.body);
     }
     assert_eq!(api.get("/v1/account", &key).await.body["account"]["branding"], set.body["branding"], "unchanged");
+}
+
+/// A stand-in user of this test run's own.
+fn user(prefix: &str) -> String {
+    format!("{prefix}{}", &ulid::Ulid::new().to_string()[16..])
+}
+
+/// Fills the connect form with a connect body's credentials and submits it.
+async fn submit_credentials(browser: &Browser, body: &Value) {
+    for (name, value) in body["credentials"].as_object().unwrap() {
+        browser.fill(&format!("input[name='cred.{name}']"), value.as_str().unwrap()).await;
+    }
+    browser.find("button[type=submit]").await.click().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_reauthentication_link_replaces_a_connections_credentials_and_keeps_its_token() {
+    let (api, key, sap) = (Api::new(), account(4), StandIn::of("sap_s4hana"));
+    let (before, after) = (user("RA"), user("RB"));
+    let made = api.post("/v1/connections", &key, demo_connection("sap_s4hana", &before)).await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+    let connection = made.body["connection"]["id"].as_str().unwrap().to_owned();
+    let token = made.body["token"].as_str().unwrap().to_owned();
+    let mixed = json!({"connectionId": connection, "systems": ["sap_s4hana"]});
+    api.post("/v1/connect-sessions", &key, mixed).await.error(400, "INVALID_REQUEST");
+    let (id, url) = session(&api, &key, json!({"connectionId": connection, "redirectUrl": redirect_url()})).await;
+
+    let browser = Browser::open().await;
+    browser.goto(&url).await;
+    assert_eq!(browser.heading().await, "Reconnect SAP S/4HANA");
+    submit_credentials(&browser, &demo_connection("sap_s4hana", &after)).await;
+    let (redirected_to, _) = redirected(&browser).await;
+    assert_eq!(redirected_to, connection);
+    browser.close().await;
+
+    // Same connection, same token, no new credits; its calls now sign in as the new user.
+    assert_eq!(connections(&api, &key).await.len(), 1);
+    assert_eq!(api.credits(&key).await["used"], 4);
+    sap.clear(&after).await;
+    let a = api.post("/v1/syncs", &token, json!({"entities": ["purchase-orders"]})).await;
+    assert_eq!(a.status, StatusCode::ACCEPTED, "{}", a.body);
+    let (_, run) = millwright_blackbox::follow(&api, &token, a.body["syncs"][0]["id"].as_str().unwrap()).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert!(!sap.requests(&after).await.is_empty(), "the sync signed in with the new credentials");
+    let seen = api.get(&format!("/v1/connect-sessions/{id}"), &key).await.body["connectSession"].clone();
+    assert_eq!((seen["status"].as_str(), seen["reauthenticate"].as_bool()), (Some("completed"), Some(true)));
+    api.post(&format!("/v1/connect-sessions/{id}/token"), &key, json!({})).await.error(409, "CONFLICT");
+}
+
+#[tokio::test]
+async fn a_connect_page_opened_as_a_popup_tells_its_opener() {
+    let api = Api::new();
+    let key = account(1);
+    let (id, url) = session(&api, &key, json!({"systems": ["sandbox"], "redirectUrl": redirect_url()})).await;
+    let browser = Browser::open().await;
+    // The vendor's page (any page of the redirect URL's origin) opens the link as a popup.
+    browser.goto(&redirect_url()).await;
+    let opener = browser.driver.window().await.unwrap();
+    let listen = "window.received = []; window.addEventListener('message', e => window.received.push(\
+                  {origin: e.origin, data: e.data})); window.open(arguments[0], 'connect', 'popup');";
+    browser.driver.execute(listen, vec![json!(url)]).await.unwrap();
+    let popup = wait_for("the popup", Duration::from_millis(100), || async {
+        let windows = browser.driver.windows().await.unwrap();
+        windows.into_iter().find(|w| *w != opener).ok_or_else(|| "one window".to_owned())
+    })
+    .await;
+    browser.driver.switch_to_window(popup).await.unwrap();
+    assert_eq!(browser.heading().await, "Connect Millwright Sandbox");
+    browser.fill("input[name='cred.apiKey']", "popup-key").await;
+    browser.find("button[type=submit]").await.click().await.unwrap();
+    browser.driver.switch_to_window(opener).await.unwrap();
+    let received = wait_for("the opener's message", Duration::from_millis(100), || async {
+        let got = browser.driver.execute("return window.received;", Vec::<Value>::new()).await.unwrap();
+        let list = got.json().as_array().cloned().unwrap_or_default();
+        list.first().cloned().ok_or_else(|| "nothing yet".to_owned())
+    })
+    .await;
+    browser.close().await;
+    assert_eq!(received["data"]["type"], "millwright.connected", "{received}");
+    assert_eq!(received["data"]["sessionId"], id.as_str());
+    assert_eq!(received["origin"], env("MILLWRIGHT_API_URL"));
+    let connection = connections(&api, &key).await[0]["id"].clone();
+    assert_eq!(received["data"]["connectionId"], connection);
+}
+
+/// The CSRF token in a page's form.
+fn csrf_of(page: &str) -> String {
+    let at = page.find("name=\"csrf\" value=\"").expect("a form with a CSRF token") + 19;
+    page[at..at + 64].to_owned()
+}
+
+#[tokio::test]
+async fn too_few_credits_show_the_customer_a_clear_page_and_the_session_records_why() {
+    let api = Api::new();
+    let key = account(1);
+    let http = millwright_blackbox::client();
+    let (id, url) = session(&api, &key, json!({"systems": ["sap_s4hana"], "deployment": "cloud"})).await;
+    let form = http.get(&url).send().await.unwrap().text().await.unwrap();
+    let body = demo_connection("sap_s4hana", &user("NC"));
+    let mut fields = vec![
+        ("csrf".to_owned(), csrf_of(&form)),
+        ("system".to_owned(), "sap_s4hana".to_owned()),
+        ("deployment".to_owned(), "cloud".to_owned()),
+    ];
+    for (name, value) in body["credentials"].as_object().unwrap() {
+        fields.push((format!("cred.{name}"), value.as_str().unwrap().to_owned()));
+    }
+    let answer = http.post(&url).form(&fields).send().await.unwrap();
+    assert_eq!(answer.status(), StatusCode::PAYMENT_REQUIRED);
+    let page = answer.text().await.unwrap();
+    assert!(
+        page.contains("could not be completed") && page.contains("contact the team that sent you this link"),
+        "{page}"
+    );
+    assert!(!page.contains("credit") && !page.contains(body["credentials"]["password"].as_str().unwrap()), "{page}");
+    let seen = api.get(&format!("/v1/connect-sessions/{id}"), &key).await.body["connectSession"].clone();
+    assert_eq!(seen["lastError"]["code"], "INSUFFICIENT_CREDITS", "{seen}");
+    assert_eq!(seen["status"], "pending");
+    assert!(connections(&api, &key).await.is_empty());
+    assert_eq!(api.credits(&key).await["used"], 0);
+
+    // A forged form changes nothing either.
+    fields[0].1 = "0".repeat(64);
+    let forged = http.post(&url).form(&fields).send().await.unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let seen = api.get(&format!("/v1/connect-sessions/{id}"), &key).await.body["connectSession"].clone();
+    assert_eq!(seen["attempts"], 1, "{seen}");
 }

@@ -117,6 +117,8 @@ async fn a_failed_delivery_is_redelivered_from_the_dashboard_and_its_new_attempt
 
     let browser = Browser::open().await;
     browser.sign_in(&key).await;
+    browser.click("a[href='/dashboard/connect-links']").await;
+    browser.accessible("the connect links form").await;
     browser.click("a[href='/dashboard/webhooks']").await;
     browser.accessible("the webhook endpoints").await;
     browser.click(&format!("a[href='/dashboard/webhooks/{endpoint}']")).await;
