@@ -8,6 +8,8 @@ pub const STYLE: &str = include_str!("../assets/style.css");
 /// The connect page's script: tells the opener (when the page is a popup) and goes on to the
 /// redirect URL.
 pub const CONNECT_SCRIPT: &str = include_str!("../assets/connect.js");
+/// The dashboard's script: Copy buttons beside values shown once.
+pub const COPY_SCRIPT: &str = include_str!("../assets/copy.js");
 
 /// The stylesheet of an accent colour (`accent/1f4fd1.css`): the connect page's branding, as a
 /// file, since the Content-Security-Policy allows no inline style.
@@ -26,6 +28,7 @@ pub fn serve(name: &str) -> Option<Reply> {
     let (content_type, text) = match name {
         "style.css" => ("text/css; charset=utf-8", STYLE),
         "connect.js" => ("text/javascript; charset=utf-8", CONNECT_SCRIPT),
+        "copy.js" => ("text/javascript; charset=utf-8", COPY_SCRIPT),
         _ => return None,
     };
     Some(

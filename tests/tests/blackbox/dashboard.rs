@@ -75,6 +75,16 @@ async fn the_dashboard_syncs_a_connection_and_disconnects_it_and_the_api_agrees(
     let manual = manual.unwrap_or_else(|| panic!("the API lists the manual run: {}", api_runs.body));
     assert_eq!((manual["status"].as_str(), manual["mode"].as_str()), (Some("succeeded"), Some("full")));
 
+    // Rotate the token: the new one is shown once (with a Copy button), the old one is dead.
+    browser.click("form[action$='/token'] button[type=submit]").await;
+    let rotated = browser.find("#token").await.attr("value").await.unwrap().unwrap();
+    assert!(rotated.starts_with("mw_conn_") && rotated != token);
+    assert!(browser.find("button[data-copy=token]").await.is_displayed().await.unwrap(), "copy.js ran");
+    browser.accessible("a token shown once").await;
+    api.get("/v1/purchase-orders?limit=1", &token).await.error(401, "AUTHENTICATION_FAILED");
+    assert_eq!(api.get("/v1/purchase-orders?limit=1", &rotated).await.status, StatusCode::OK);
+    let token = rotated;
+
     // Disconnect, confirmed: the credits come back, and the API agrees.
     browser.click("a[href$='/disconnect']").await;
     browser.accessible("the disconnect confirmation").await;
@@ -119,6 +129,22 @@ async fn a_failed_delivery_is_redelivered_from_the_dashboard_and_its_new_attempt
     browser.sign_in(&key).await;
     browser.click("a[href='/dashboard/connect-links']").await;
     browser.accessible("the connect links form").await;
+
+    // The connect page's branding, from the dashboard's settings.
+    browser.click("a[href='/dashboard/settings']").await;
+    browser.fill("#name", "Acme Maintenance").await;
+    browser.fill("#accentColor", "#0A7D55").await;
+    browser.fill("#allowedOrigins", "https://app.acme.example").await;
+    browser.click("form[action='/dashboard/settings'] button[type=submit]").await;
+    assert!(browser.find("[role=status]").await.text().await.unwrap().contains("Saved"));
+    browser.accessible("the settings").await;
+    let branding = api.get("/v1/account", &key).await.body["account"]["branding"].clone();
+    assert_eq!(branding["accentColor"], "#0a7d55", "{branding}");
+    assert_eq!(branding["allowedOrigins"], json!(["https://app.acme.example"]));
+    browser.fill("#accentColor", "teal").await;
+    browser.click("form[action='/dashboard/settings'] button[type=submit]").await;
+    assert!(browser.find("[role=alert]").await.text().await.unwrap().contains("#rrggbb"));
+    assert_eq!(api.get("/v1/account", &key).await.body["account"]["branding"], branding, "unchanged");
     browser.click("a[href='/dashboard/webhooks']").await;
     browser.accessible("the webhook endpoints").await;
     browser.click(&format!("a[href='/dashboard/webhooks/{endpoint}']")).await;

@@ -17,7 +17,7 @@ use millwright::{
 };
 use millwright_aws::http::{ApiRequest, Reply};
 
-use super::{Visitor, button, problem, said, shell, shell_with_status, when};
+use super::{Visitor, button, problem, said, shell, shell_with_status, shown_once, when, with_copy};
 use crate::{State, page::Options, routes::no_page};
 
 /// The most connections the list reads (it filters what it read).
@@ -236,7 +236,9 @@ async fn show(
         }
     };
     let title = connection.name.clone().unwrap_or_else(|| system_name(&connection.system));
-    let options = Options { refresh_seconds: running.then_some(REFRESH_SECONDS), ..Options::default() };
+    // A value shown once is never reloaded away.
+    let shows_once = matches!(notice, Some(Notice::Done(_)));
+    let options = Options { refresh_seconds: (running && !shows_once).then_some(REFRESH_SECONDS), ..with_copy() };
     let status = notice.as_ref().map_or(200, Notice::status);
     Ok(shell_with_status(status, visitor, &title, content, options))
 }
@@ -379,7 +381,7 @@ async fn act(
         "token" => connections.rotate(&visitor.account, id).await.map(|(_, issued)| {
             Notice::Done(html! {
                 p { "The new token. Copy it now: it is not shown again, and the old one no longer works." }
-                input class="secret" type="text" readonly value=(issued.plaintext) aria-label="New connection token";
+                (shown_once("token", "New connection token", &issued.plaintext))
             })
         }),
         "reauthenticate" => {
@@ -388,7 +390,7 @@ async fn act(
                 let url = format!("{}{}", request.origin(), created.path);
                 Notice::Done(html! {
                     p { "Send this link to the customer; it works once, until " (when(&created.session.expires_at)) "." }
-                    input class="secret" type="text" readonly value=(url) aria-label="Re-authentication link";
+                    (shown_once("link", "Re-authentication link", &url))
                 })
             })
         }

@@ -4,7 +4,7 @@ use maud::html;
 use millwright::{catalog, connect_sessions::SessionRequest, error::ApiError};
 use millwright_aws::http::{ApiRequest, Reply};
 
-use super::{Visitor, problem, said, shell, shell_with_status, when};
+use super::{Visitor, problem, said, shell, shell_with_status, shown_once, when, with_copy};
 use crate::{State, page::Options};
 
 pub async fn handle(state: &State, visitor: &Visitor, request: &ApiRequest) -> Result<Reply, ApiError> {
@@ -37,12 +37,12 @@ pub async fn handle(state: &State, visitor: &Visitor, request: &ApiRequest) -> R
                 "Connect link created",
                 html! {
                     p { "Send this link to the customer. It works once, until " (when(&created.session.expires_at)) "." }
-                    input id="link" class="secret" type="text" readonly value=(url) aria-label="Connect link";
+                    (shown_once("link", "Connect link", &url))
                     p { "Session " code { (created.session.id) } ". Once the customer connects, fetch the connection's token with "
                         code { "POST /v1/connect-sessions/" (created.session.id) "/token" } "." }
                     p { a href="/dashboard/connect-links" { "Create another" } }
                 },
-                Options::default(),
+                with_copy(),
             ))
         }
         Err(e) if e.code.status() < 500 => Ok(form_page(state, visitor, Some((e.code.status(), said(&e))))),

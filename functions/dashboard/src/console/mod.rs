@@ -5,6 +5,7 @@
 mod connections;
 mod links;
 mod overview;
+mod settings;
 mod webhooks;
 
 use maud::{Markup, html};
@@ -72,6 +73,7 @@ pub async fn handle(state: &State, request: &ApiRequest, path: &[&str]) -> Resul
         (_, ["connections", rest @ ..]) => connections::handle(state, &visitor, request, rest).await,
         (_, ["webhooks", rest @ ..]) => webhooks::handle(state, &visitor, request, rest).await,
         (_, ["connect-links"]) => links::handle(state, &visitor, request).await,
+        (_, ["settings"]) => settings::handle(state, &visitor, request).await,
         _ => Err(no_page()),
     }
 }
@@ -162,6 +164,7 @@ pub fn shell_with_status(status: u16, visitor: &Visitor, title: &str, content: M
                     li { a href="/dashboard/connections" { "Connections" } }
                     li { a href="/dashboard/webhooks" { "Webhooks" } }
                     li { a href="/dashboard/connect-links" { "Connect links" } }
+                    li { a href="/dashboard/settings" { "Settings" } }
                 }
             }
             form method="post" action="/dashboard/sign-out" class="inline" {
@@ -191,6 +194,25 @@ pub fn said(e: &ApiError) -> String {
         true => e.message.clone(),
         false => format!("{} ({})", e.message, details.join("; ")),
     }
+}
+
+/// A value shown once (a token, a secret, a link): a read-only field to select, and a Copy
+/// button where the browser can copy (`copy.js`; pages with one load it).
+pub fn shown_once(id: &str, label: &str, value: &str) -> Markup {
+    html! {
+        div class="field" {
+            label for=(id) { (label) }
+            div class="copyable" {
+                input id=(id) class="secret" type="text" readonly value=(value);
+                button type="button" class="secondary" data-copy=(id) hidden { "Copy" }
+            }
+        }
+    }
+}
+
+/// Options of a page that may show a value once.
+pub fn with_copy() -> Options<'static> {
+    Options { scripts: &["copy.js"], ..Options::default() }
 }
 
 /// A problem shown above a form.

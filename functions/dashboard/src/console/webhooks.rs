@@ -8,7 +8,7 @@ use millwright::{
 };
 use millwright_aws::http::{ApiRequest, Reply};
 
-use super::{Visitor, button, problem, said, shell, shell_with_status, when};
+use super::{Visitor, button, problem, said, shell, shell_with_status, shown_once, when, with_copy};
 use crate::{State, page::Options, routes::no_page};
 
 /// Deliveries shown on an endpoint's page.
@@ -92,10 +92,10 @@ async fn create(state: &State, visitor: &Visitor, request: &ApiRequest) -> Resul
             "Endpoint created",
             html! {
                 p { "Deliveries to " code { (endpoint.url) } " are signed with this secret. Copy it now: it is not shown again." }
-                input class="secret" type="text" readonly value=(secret.expose()) aria-label="Signing secret";
+                (shown_once("secret", "Signing secret", &secret.expose()))
                 p { a href={ "/dashboard/webhooks/" (endpoint.id) } { "Go to the endpoint" } }
             },
-            Options::default(),
+            with_copy(),
         )),
         Err(e) if e.code.status() < 500 => list(state, visitor, Some((e.code.status(), problem(&said(&e))))).await,
         Err(e) => Err(e),
@@ -199,10 +199,10 @@ async fn act(
                 "Secret rotated",
                 html! {
                     p { "The new signing secret. Copy it now: it is not shown again. The old one keeps signing for 24 hours." }
-                    input class="secret" type="text" readonly value=(secret.expose()) aria-label="New signing secret";
+                    (shown_once("secret", "New signing secret", &secret.expose()))
                     p { a href={ "/dashboard/webhooks/" (endpoint.id) } { "Back to the endpoint" } }
                 },
-                Options::default(),
+                with_copy(),
             ))
         }
         "delete" => {
