@@ -49,13 +49,14 @@ import operator
 import re
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
+from urllib.parse import quote, unquote, urlencode
+
+from standin_http import ControlError, RequestHandler, serve
 
 DEMO_PASSWORD = "Millwright-Demo-1"
 API = "/maximo/api/os/"
@@ -860,13 +861,6 @@ class Stand:
             return [e for e in book if tenant is None or e["tenant"] == tenant]
 
 
-class ControlError(Exception):
-    """A refusal of a control endpoint: its status and a plain {"error": …} body."""
-    def __init__(self, status, text):
-        super().__init__(text)
-        self.status = status
-
-
 LOGGED_HEADERS = ("x-method-override", "patchtype", "properties", "if-match")
 FAULT_FORM = 'responses must be a non-empty list of {"status": 400-599, "retryAfter"?: seconds} or {"delaySeconds": seconds}'
 
@@ -882,50 +876,23 @@ def valid_fault(response):
             and (status is not None or delay is not None))
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(RequestHandler):
     """Routes /maximo/api/os/… to the stand-in's Maximo and /_standin/… to its control endpoints."""
-    protocol_version = "HTTP/1.1"
 
-    def do_GET(self):
-        self.dispatch()
+    json_type = "application/json; charset=utf-8"
 
-    do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
-
-    def log_message(self, format, *args):
-        """Quiet: the request log is at /_standin/requests, and a raw request line may carry secrets."""
-
-    def dispatch(self):
-        """Read the request once, then answer it as the API or as a control endpoint."""
+    def answer(self):
+        """Answer the request as the API or as a control endpoint."""
         self.stand = self.server.stand
-        url = urlsplit(self.path)
-        self.route, self.params = url.path, parse_qsl(url.query, keep_blank_values=True)
-        self.query = dict(self.params)
-        length = int(self.headers.get("content-length") or 0)
-        self.body = self.rfile.read(length) if length else b""
-        self.base = "http://" + (self.headers.get("host") or "%s:%d" % self.server.server_address[:2])
-        try:
-            if self.route.startswith("/_standin/"):
-                self.control()
-            else:
-                self.api()
-        except ConnectionError:
-            pass
-        except Exception:
-            traceback.print_exc()
-            self.reply(500, self.error_body(Refusal(500, UNKNOWN_ERROR, "An unknown error has occurred. Contact "
-                                                    "your system administrator for assistance.")))
+        if self.route.startswith("/_standin/"):
+            self.control()
+        else:
+            self.api()
 
-    def reply(self, status, payload, headers=None):
-        data = b"" if payload is None else json.dumps(payload).encode()
-        self.send_response(status)
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        if payload is not None:
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-        if status != 204:
-            self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+    def failed(self):
+        """Maximo's 500."""
+        self.reply(500, self.error_body(Refusal(500, UNKNOWN_ERROR, "An unknown error has occurred. Contact "
+                                                "your system administrator for assistance.")))
 
     def error_body(self, refusal):
         """Maximo's error body (lean), whose statusCode is a string."""
@@ -1104,13 +1071,6 @@ class Handler(BaseHTTPRequestHandler):
 
     # Control endpoints.
 
-    def control(self):
-        try:
-            status, payload = self.control_answer()
-        except ControlError as error:
-            status, payload = error.status, {"error": str(error)}
-        self.reply(status, payload)
-
     def control_answer(self):
         """(status, payload) of a control endpoint."""
         stand, tenant, endpoint = self.stand, self.query.get("tenant"), (self.command, self.route)
@@ -1129,15 +1089,6 @@ class Handler(BaseHTTPRequestHandler):
         if endpoint == ("POST", "/_standin/touch"):
             return self.touch(self.control_body())
         raise ControlError(404, f"There is no control endpoint {self.command} {self.route}.")
-
-    def control_body(self):
-        try:
-            body = json.loads(self.body)
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
-            raise ControlError(400, "The body must be a JSON object.")
-        return body
 
     def add_fault(self, body):
         """Queue fault responses that matching requests of a tenant consume in order."""
@@ -1193,13 +1144,8 @@ def main():
     except (OSError, ValueError, KeyError, Refusal) as error:
         parser.error(f"the seed data in {SEED_FILE} does not hold: {error}")
     server = ThreadingHTTPServer((args.host, args.port), Handler)
-    server.daemon_threads = True
     server.stand = Stand(structures, seed, rowstamp, args.max_page_size)
-    print(f"maximo stand-in on http://{args.host}:{server.server_address[1]}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
+    serve(server, f"maximo stand-in on http://{args.host}:{server.server_address[1]}")
 
 
 if __name__ == "__main__":

@@ -33,17 +33,17 @@ import json
 import secrets
 import threading
 import time
-import traceback
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 import odata
 import sap_model
+import standin_http
 
 DEMO_PASSWORD = "Millwright-Demo-1"
 REALM = 'Basic realm="SAP NetWeaver Application Server"'
@@ -1305,33 +1305,27 @@ def control(state, request):
     return json_reply(status, document)
 
 
-class Handler(BaseHTTPRequestHandler):
-    """Reads a request, hands it to control() or serve(), writes the reply."""
-
-    protocol_version = "HTTP/1.1"
+class Handler(standin_http.RequestHandler):
+    """Hands a request to control() or serve(), writes the reply."""
 
     def version_string(self):
         """The Server header SAP sends."""
         return "SAP NetWeaver Application Server"
 
-    def log_message(self, format, *args):
-        """Stay quiet: the request log is at /_standin/requests, and nothing secret reaches stderr."""
-
     def answer(self):
         """Answer any method."""
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length > 0 else b""
-        host = self.headers.get("Host") or "%s:%s" % self.server.server_address[:2]
-        query = parse_qsl(urlsplit(self.path).query, keep_blank_values=True)
-        request = Request(self.command, self.path, query, self.headers, body, f"http://{host}")
+        request = Request(self.command, self.path, self.params, self.headers, self.body, self.base)
         state = self.server.state
-        try:
-            reply = control(state, request) if request.path.startswith("/_standin/") else serve(state, request)
-        except Exception:  # a bug here: answer 500 rather than drop the connection
-            traceback.print_exc()
-            reply = json_reply(
-                500, {"error": {"code": "STANDIN/500", "message": {"lang": "en", "value": "stand-in failure"}}}
-            )
+        self.write(control(state, request) if request.path.startswith("/_standin/") else serve(state, request))
+
+    def failed(self):
+        """The stand-in's own 500."""
+        self.write(json_reply(
+            500, {"error": {"code": "STANDIN/500", "message": {"lang": "en", "value": "stand-in failure"}}}
+        ))
+
+    def write(self, reply):
+        """Send a Reply (its body not to HEAD)."""
         self.send_response(reply.status)
         for name, value in reply.headers:
             self.send_header(name, value)
@@ -1340,7 +1334,7 @@ class Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(reply.body)
 
-    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_MERGE = do_DELETE = answer
+    do_HEAD = do_MERGE = standin_http.RequestHandler.dispatch
 
 
 def main():
@@ -1352,13 +1346,8 @@ def main():
     parser.add_argument("--page-size", type=int, default=20, help="most records in one collection answer")
     args = parser.parse_args()
     server = ThreadingHTTPServer((args.host, args.port), Handler)
-    server.daemon_threads = True
     server.state = State(load_services(args.flavour), args.flavour, args.page_size)
-    print(f"sap stand-in ({args.flavour}) on http://{args.host}:{server.server_address[1]}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
+    standin_http.serve(server, f"sap stand-in ({args.flavour}) on http://{args.host}:{server.server_address[1]}")
 
 
 if __name__ == "__main__":
