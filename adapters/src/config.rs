@@ -351,6 +351,7 @@ impl Backends {
             secrets: self.secrets(),
             service: self.syncs(connectors.clone()),
             connectors,
+            in_flight: Some(self.in_flight()),
         }
     }
 

@@ -244,7 +244,13 @@ fn parse(event: &Request) -> ApiRequest {
 }
 
 fn render(request_id: &str, outcome: Result<Reply, ApiError>, usage: Option<Usage>) -> Response<Body> {
-    let reply = outcome.unwrap_or_else(|e| Reply::new(e.code.status(), e.body(request_id)));
+    let reply = outcome.unwrap_or_else(|e| {
+        let reply = Reply::new(e.code.status(), e.body(request_id));
+        match e.retry_after {
+            Some(seconds) => reply.with_header("retry-after", seconds.to_string()),
+            None => reply,
+        }
+    });
     let (content_type, body) = match reply.content {
         Content::Json(value) => (Some("application/json"), Body::Text(value.to_string())),
         Content::Text(content_type, text) => (Some(content_type), Body::Text(text.into_owned())),

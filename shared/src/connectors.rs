@@ -136,6 +136,12 @@ pub trait Connector: Send + Sync {
         false
     }
 
+    /// The most calls one connection may have in flight at once, where the system limits them
+    /// (NetSuite's concurrency limit is per account): its syncs and writes then take turns.
+    fn calls_at_once(&self, _credentials: &Credentials) -> Option<u32> {
+        None
+    }
+
     /// Whether data calls need the connection's credentials; the sandbox answers everyone alike,
     /// so its calls skip reading them.
     fn uses_credentials(&self) -> bool {

@@ -35,6 +35,8 @@ pub enum ErrorCode {
     InvalidVendor,
     /// The referenced material has no stock.
     OutOfStock,
+    /// The system refused a field's value (a reference it does not know, a value out of range).
+    InvalidValue,
     /// Too many requests.
     RateLimitExceeded,
     /// Millwright failed.
@@ -66,9 +68,8 @@ impl ErrorCode {
             OperationNotSupported => 405,
             Conflict | IdempotencyKeyReused => 409,
             PayloadTooLarge => 413,
-            InvalidState | FieldNotUpdatable | InvalidVendor | OutOfStock | EntityNotSyncable | SystemNotAvailable => {
-                422
-            }
+            InvalidState | FieldNotUpdatable | InvalidVendor | OutOfStock | InvalidValue | EntityNotSyncable
+            | SystemNotAvailable => 422,
             RateLimitExceeded => 429,
             InternalError => 500,
             UpstreamError => 502,
@@ -93,7 +94,7 @@ impl ErrorCode {
             AuthenticationFailed => "authentication_error",
             InsufficientCredits => "billing_error",
             PermissionDenied => "permission_error",
-            InvalidState | FieldNotUpdatable | InvalidVendor | OutOfStock => "business_rule_error",
+            InvalidState | FieldNotUpdatable | InvalidVendor | OutOfStock | InvalidValue => "business_rule_error",
             RateLimitExceeded => "rate_limit_error",
             InternalError | ServiceUnavailable | SystemUnavailable => "api_error",
             UpstreamError | UpstreamTimeout => "system_error",
@@ -124,12 +125,20 @@ pub struct ApiError {
     /// A write reached the customer's system and may have been carried out although this is the
     /// answer: an Idempotency-Key keeps it, so a retry never sends the write again.
     pub outcome_unknown: bool,
+    /// Seconds to wait before a retry, when it is worth one (`Retry-After`).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
     /// An error with a code and message and no details.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), details: Vec::new(), outcome_unknown: false }
+        Self { code, message: message.into(), details: Vec::new(), outcome_unknown: false, retry_after: None }
+    }
+
+    /// Says when a retry is worth it, as `Retry-After`.
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     /// Adds a detail about a field.

@@ -30,6 +30,7 @@ pub mod records;
 pub mod sign_in;
 pub mod sync;
 pub mod token;
+pub mod turns;
 pub mod webhooks;
 
 pub use error::{ApiError, ErrorCode};

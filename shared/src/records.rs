@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 
 use crate::{
-    capabilities::{Capabilities, Operation},
+    capabilities::{Capabilities, EntityCapabilities, Operation},
     catalog,
     connections::credentials,
     connectors::{Connector, ConnectorError, Connectors, Credentials, ListQuery, Page, watching_writes},
@@ -15,8 +15,9 @@ use crate::{
     entities::{Entity, Record},
     error::{ApiError, ErrorCode},
     idempotency::{self, Begun},
-    ports::{ConnectionStore, IdempotencyStore, InFlight, RecordStore, SecretStore, StoreError},
+    ports::{ConnectionStore, IdempotencyStore, InFlight, Place, RecordStore, SecretStore, StoreError},
     sync::{StoredRecord, partition},
+    turns,
 };
 
 /// The connection a data call acts for, as its token says.
@@ -68,6 +69,17 @@ pub fn connector_error(system: &str, e: ConnectorError) -> ApiError {
             format!("{name} does not let the connection's user do this; its administrator must grant it."),
         )
         .with_detail(reason),
+        // Credentials the connector can tell are unusable before asking the system.
+        ConnectorError::Rule { code: ErrorCode::InvalidCredentials, message, field } => {
+            let err = ApiError::new(
+                ErrorCode::InvalidCredentials,
+                format!("{name} cannot be connected with these credentials."),
+            );
+            match field {
+                Some(f) => err.with_field(f, message),
+                None => err.with_detail(message),
+            }
+        }
         ConnectorError::Rule { code, message, field } => {
             let err = ApiError::new(code, format!("{name} refused the change: {message}."));
             match field {
@@ -96,9 +108,14 @@ pub fn connector_error(system: &str, e: ConnectorError) -> ApiError {
             err.outcome_unknown = true;
             err
         }
-        ConnectorError::Unavailable { reason, .. } => {
-            ApiError::new(ErrorCode::SystemUnavailable, format!("{name} is unavailable for now; retry later."))
-                .with_detail(reason)
+        ConnectorError::Unavailable { reason, retry_after } => {
+            let err =
+                ApiError::new(ErrorCode::SystemUnavailable, format!("{name} is unavailable for now; retry later."))
+                    .with_detail(reason);
+            match retry_after {
+                Some(wait) => err.with_retry_after(wait.as_secs().max(1)),
+                None => err,
+            }
         }
     }
 }
@@ -139,6 +156,33 @@ fn reference(connection_id: &str, key: &str) -> String {
 fn storage(e: StoreError) -> ApiError {
     tracing::error!(error = %e, "record or idempotency store failed");
     ApiError::internal()
+}
+
+/// How long a write to a system that limits calls at once waits for its turn.
+const TURN_PATIENCE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// A place among the connection's calls in flight for a write, waited for up to `patience`
+/// within the request's time; 503 with `Retry-After` when every place stays held.
+async fn place(
+    in_flight: &dyn InFlight,
+    target: Target<'_>,
+    places: u32,
+    patience: std::time::Duration,
+) -> Result<Place, ApiError> {
+    let left = deadline::remaining();
+    let until =
+        Utc::now() + left.and_then(|d| chrono::Duration::from_std(d).ok()).unwrap_or(chrono::Duration::seconds(30));
+    let patience = left.map_or(patience, |l| (l / 4).min(patience));
+    let taken = turns::take(in_flight, target.connection_id, places, until, patience).await.map_err(storage)?;
+    taken.ok_or_else(|| {
+        let name = catalog::find(target.system).map_or(target.system, |s| s.name);
+        let calls = if places == 1 { "a call".to_owned() } else { format!("{places} calls") };
+        ApiError::new(
+            ErrorCode::SystemUnavailable,
+            format!("This connection has {calls} to {name} in progress already; retry when one has finished."),
+        )
+        .with_retry_after(1)
+    })
 }
 
 /// Reads and writes records through the connection's connector.
@@ -272,33 +316,7 @@ impl RecordService {
         write: &Write,
         reference: Option<&str>,
     ) -> Result<(u16, Value), ApiError> {
-        // The sandbox answers in-process: only a real system's calls take a place.
-        let reaches_a_system = self.connector(target.system).is_ok_and(|c| c.uses_credentials());
-        let place = match &self.in_flight {
-            Some(in_flight) if reaches_a_system => {
-                let now = Utc::now();
-                let left = deadline::remaining().and_then(|d| chrono::Duration::from_std(d).ok());
-                let until = now + left.unwrap_or(chrono::Duration::seconds(30));
-                let taken = in_flight.take(target.connection_id, CALLS_IN_FLIGHT, now, until).await.map_err(storage)?;
-                Some(taken.ok_or_else(|| {
-                    let name = catalog::find(target.system).map_or(target.system, |s| s.name);
-                    ApiError::new(
-                        ErrorCode::SystemUnavailable,
-                        format!(
-                            "This connection has {CALLS_IN_FLIGHT} calls to {name} in progress already; retry when one \
-                             has finished."
-                        ),
-                    )
-                })?)
-            }
-            _ => None,
-        };
         let result = self.send(target, entity, write, reference).await;
-        if let (Some(in_flight), Some(place)) = (&self.in_flight, &place)
-            && let Err(e) = in_flight.release(place).await
-        {
-            tracing::warn!(error = %e, "a place in flight was not given back; it lapses at its time");
-        }
         if let Err(e) = &result
             && e.code == ErrorCode::InvalidCredentials
         {
@@ -323,7 +341,39 @@ impl RecordService {
             caps.check_create(body)?;
         }
         let (connector, credentials) = self.open(target).await?;
-        let credentials = &credentials;
+        // The sandbox answers in-process: only a real system's calls take a place.
+        let place = match &self.in_flight {
+            Some(in_flight) if connector.uses_credentials() => {
+                // A system that limits calls takes turns (a short wait); elsewhere every place
+                // taken means a slow system, and waiting would tie up this invocation too.
+                let (places, patience) = match connector.calls_at_once(&credentials) {
+                    Some(n) => (n.min(CALLS_IN_FLIGHT), TURN_PATIENCE),
+                    None => (CALLS_IN_FLIGHT, std::time::Duration::ZERO),
+                };
+                Some((in_flight, place(in_flight.as_ref(), target, places, patience).await?))
+            }
+            _ => None,
+        };
+        let result = self.call(target, entity, write, reference, connector, &credentials, &caps).await;
+        if let Some((in_flight, place)) = &place {
+            turns::release(in_flight.as_ref(), place).await;
+        }
+        result
+    }
+
+    /// The write with a place taken: the record checked against its state, the system asked,
+    /// and a write of unknown outcome read back.
+    #[allow(clippy::too_many_arguments)]
+    async fn call(
+        &self,
+        target: Target<'_>,
+        entity: Entity,
+        write: &Write,
+        reference: Option<&str>,
+        connector: Arc<dyn Connector>,
+        credentials: &Credentials,
+        caps: &EntityCapabilities,
+    ) -> Result<(u16, Value), ApiError> {
         let fail = |e| connector_error(target.system, e);
         let current = |key: &str| {
             let connector = connector.clone();

@@ -16,10 +16,12 @@ use crate::{
     error::ErrorCode,
     model::ConnectionStatus,
     ports::{
-        ConnectionData, ConnectionStore, Holder, Known, Lease, RecordStore, SecretStore, StoreError, SyncRunStore,
+        ConnectionData, ConnectionStore, Holder, InFlight, Known, Lease, RecordStore, SecretStore, StoreError,
+        SyncRunStore,
     },
     records::connector_error,
     sync::{SyncService, partition},
+    turns,
 };
 
 /// How long a run that found its entity busy waits before it asks again.
@@ -58,6 +60,8 @@ pub struct Worker {
     pub secrets: Arc<dyn SecretStore>,
     /// The systems' connectors.
     pub connectors: Connectors,
+    /// Places among a connection's calls in flight, for systems that limit them.
+    pub in_flight: Option<Arc<dyn InFlight>>,
     /// Starts the runs of a schedule's firing and hands runs back to the queue.
     pub service: SyncService,
 }
@@ -78,6 +82,9 @@ enum Step {
     Failed(RunError),
     /// The system is unavailable for now: carry on from the checkpoint after this long.
     Wait(Duration),
+    /// Every call the system allows the connection is in flight (other runs, writes): carry on
+    /// from the checkpoint shortly, without counting it as a wait.
+    Busy,
 }
 
 /// How often a run waits for its system before it fails with the system's error.
@@ -85,6 +92,11 @@ const MAX_WAITS: u32 = 3;
 
 /// How long a run waits for a system that is down or slow and did not say for how long.
 const DEFAULT_WAIT: Duration = Duration::from_secs(60);
+
+/// How long a page waits for a place among its connection's calls in flight before its run
+/// goes back to the queue, and how long it stays there.
+const TURN_PATIENCE: Duration = Duration::from_secs(5);
+const TURN_DELAY: Duration = Duration::from_secs(2);
 
 /// The longest a queued message can be delayed by SQS.
 const LONGEST_WAIT: Duration = Duration::from_secs(900);
@@ -253,7 +265,7 @@ impl Worker {
             let step = if run.checkpoint.sweeping {
                 self.sweep(&mut run, entity).await?
             } else {
-                self.page(&mut run, entity, &connection.system, connector.as_ref(), &credentials).await?
+                self.page(&mut run, entity, &connection.system, connector.as_ref(), &credentials, deadline).await?
             };
             match step {
                 // A step that wrote nothing (a sweep over records that are all there) need not be
@@ -269,6 +281,14 @@ impl Worker {
                     }
                     self.service.requeue(message, delay).await?;
                     tracing::info!(sync = %run.id, seconds = delay.as_secs(), "system unavailable; carrying on later");
+                    return Ok(Outcome::Waiting);
+                }
+                Step::Busy => {
+                    if !self.save(&run, token, true).await? {
+                        return Ok(Outcome::Superseded);
+                    }
+                    self.service.requeue(message, TURN_DELAY).await?;
+                    tracing::info!(sync = %run.id, "the connection's calls in flight are all taken; carrying on shortly");
                     return Ok(Outcome::Waiting);
                 }
                 done => {
@@ -303,9 +323,24 @@ impl Worker {
         system: &str,
         connector: &dyn Connector,
         credentials: &Credentials,
+        deadline: DateTime<Utc>,
     ) -> Result<Step, StoreError> {
+        // A system that limits a connection's calls at once: this page takes its turn.
+        let place = match (connector.calls_at_once(credentials), &self.in_flight) {
+            (Some(places), Some(in_flight)) => {
+                match turns::take(in_flight.as_ref(), &run.connection_id, places, deadline, TURN_PATIENCE).await? {
+                    Some(place) => Some((in_flight, place)),
+                    None => return Ok(Step::Busy),
+                }
+            }
+            _ => None,
+        };
         let cp = &run.checkpoint;
-        let page = match connector.changes(credentials, entity, cp.since, cp.cursor.as_deref()).await {
+        let changes = connector.changes(credentials, entity, cp.since, cp.cursor.as_deref()).await;
+        if let Some((in_flight, place)) = &place {
+            turns::release(in_flight.as_ref(), place).await;
+        }
+        let page = match changes {
             Ok(page) => page,
             Err(e) if run.checkpoint.waits < MAX_WAITS && wait_for(&e).is_some() => {
                 run.checkpoint.waits += 1;
