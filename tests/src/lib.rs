@@ -243,6 +243,9 @@ pub fn demo_connection(system: &str, user: &str) -> Value {
     credentials["baseUrl"] = json!(format!("{origin}{path}"));
     if credentials.get("apiKey").is_some() {
         credentials["apiKey"] = json!(format!("demo-{user}"));
+    } else if credentials.get("certificateId").is_some() {
+        // NetSuite: the integration (client id) is the tenant.
+        credentials["clientId"] = json!(format!("demo-{user}"));
     } else {
         credentials["username"] = json!(user);
     }
@@ -298,6 +301,16 @@ impl StandIn {
     /// Gives a user of the system a new password, as its administrator would.
     pub async fn password(&self, tenant: &str, password: &str) {
         self.call(Method::POST, "password", Some(json!({"tenant": tenant, "password": password}))).await;
+    }
+
+    /// A control endpoint of the stand-in's own (`POST /_standin/{path}`).
+    pub async fn post(&self, path: &str, body: Value) -> Value {
+        self.call(Method::POST, path, Some(body)).await
+    }
+
+    /// `GET /_standin/{path}`.
+    pub async fn get(&self, path: &str) -> Value {
+        self.call(Method::GET, path, None).await
     }
 
     /// Changes a record inside the system, as one of its users would.

@@ -5,11 +5,12 @@ use std::sync::Arc;
 
 use millwright::{catalog::SANDBOX, connectors::Connectors, webhooks::AddressPolicy};
 use millwright_maximo::Maximo;
+use millwright_netsuite::NetSuite;
 use millwright_outbound::upstream::Upstream;
 use millwright_sandbox::Sandbox;
 use millwright_sap::{Flavour, Sap};
 
-/// The connectors that ship: the sandbox, SAP S/4HANA, SAP ECC and IBM Maximo, the real ones
+/// The connectors that ship: the sandbox, SAP S/4HANA, SAP ECC, IBM Maximo and NetSuite, the real ones
 /// sharing one HTTP client under the address rules.
 pub fn standard(addresses: AddressPolicy) -> Connectors {
     let upstream = Upstream::new(addresses);
@@ -17,7 +18,8 @@ pub fn standard(addresses: AddressPolicy) -> Connectors {
         .with(SANDBOX, Arc::new(Sandbox))
         .with("sap_s4hana", Arc::new(Sap::new(upstream.clone(), Flavour::S4Hana)))
         .with("sap_ecc", Arc::new(Sap::new(upstream.clone(), Flavour::Ecc)))
-        .with("ibm_maximo", Arc::new(Maximo::new(upstream)))
+        .with("ibm_maximo", Arc::new(Maximo::new(upstream.clone())))
+        .with("netsuite", Arc::new(NetSuite::new(upstream)))
 }
 
 /// What the shipped connectors support, without the connectors: for functions that check a
@@ -28,6 +30,7 @@ pub fn described() -> Connectors {
         .describing("sap_s4hana", millwright_sap::capabilities)
         .describing("sap_ecc", millwright_sap::capabilities)
         .describing("ibm_maximo", millwright_maximo::capabilities)
+        .describing("netsuite", millwright_netsuite::capabilities)
 }
 
 #[cfg(test)]
@@ -45,13 +48,13 @@ mod tests {
             maximo.entities.iter().filter(|e| e.operations.contains(&Operation::List)).map(|e| e.entity).collect();
         assert!(maximo.available && !listable.is_empty());
         assert_eq!(offered, listable, "the default syncEntities, in the API's order");
-        assert!((!of("netsuite").available && of("netsuite").entities.is_empty()));
+        assert!((!of("fm_systems").available && of("fm_systems").entities.is_empty()));
     }
 
     #[test]
     fn the_descriptions_are_what_the_connectors_declare() {
         let (working, described) = (standard(Default::default()), described());
-        for system in ["sandbox", "sap_s4hana", "sap_ecc", "ibm_maximo"] {
+        for system in ["sandbox", "sap_s4hana", "sap_ecc", "ibm_maximo", "netsuite"] {
             let declared = working.get(system).unwrap().capabilities();
             assert_eq!(described.capabilities(system).as_ref(), Some(&declared), "{system}");
             assert!(described.get(system).is_none(), "no connector: {system}");

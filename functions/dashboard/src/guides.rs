@@ -26,11 +26,17 @@ pub fn steps(system: &str) -> &'static [&'static str] {
             "Enter the Maximo URL ending in /maximo and the API key, or that user's name and password.",
         ],
         "netsuite" => &[
-            "In NetSuite, go to Setup > Integration > Manage Integrations > New. Name it, set State to Enabled.",
-            "Under OAuth 2.0, check only the Client Credentials (Machine To Machine) grant; check the scopes \
-             REST Web Services and RESTlets.",
-            "Map a certificate to the integration under Setup > Integration > Manage Authentication > \
-             OAuth 2.0 Client Credentials (M2M) Setup, for a role with access to the records to sync.",
+            "In NetSuite, enable REST Web Services and OAuth 2.0 (Setup > Company > Enable Features, SuiteCloud). \
+             Give the integration's role REST Web Services, Log in using OAuth 2.0 Access Tokens, SuiteAnalytics \
+             Workbook and the records to sync (purchase orders, vendors, items, locations).",
+            "Go to Setup > Integration > Manage Integrations > New. Name it, set State to Enabled, and under OAuth \
+             2.0 check only the Client Credentials (Machine To Machine) grant, with the scopes REST Web Services \
+             and RESTlets. Note the Client ID.",
+            "Under Setup > Integration > Manage Authentication > OAuth 2.0 Client Credentials (M2M) Setup, map \
+             the integration, user and role to a certificate (RSA 3072 or 4096 bits, or EC P-256 or P-384) and \
+             note its Certificate ID.",
+            "Enter the account id (such as 1234567 or 1234567_SB1), the Client ID, the Certificate ID and the \
+             certificate's private key (PEM).",
         ],
         _ => &[],
     }

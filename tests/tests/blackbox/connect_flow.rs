@@ -154,6 +154,30 @@ async fn the_sap_standin_connects_through_a_connect_link_with_its_demo_credentia
 }
 
 #[tokio::test]
+async fn netsuite_connects_through_a_connect_link_with_its_private_key_pasted_into_the_form() {
+    let (api, key) = (Api::new(), account(4));
+    let mut demo = demo_connection("netsuite", &user("NSP"));
+    // Pasted into a one-line field, the PEM loses its line breaks (typed, a break would submit).
+    let pasted = demo["credentials"]["privateKey"].as_str().unwrap().replace('\n', "");
+    demo["credentials"]["privateKey"] = json!(pasted);
+    let (id, url) = session(&api, &key, json!({"systems": ["netsuite"], "redirectUrl": redirect_url()})).await;
+    let browser = Browser::open().await;
+    browser.goto(&url).await;
+    assert_eq!(browser.heading().await, "Connect Oracle NetSuite");
+    let page = browser.text().await;
+    assert!(page.contains("Client Credentials (Machine To Machine)") && page.contains("Certificate ID"), "{page}");
+    browser.accessible("the NetSuite form").await;
+    submit_credentials(&browser, &demo).await;
+    let (connection, session_id) = redirected(&browser).await;
+    assert_eq!(session_id, id);
+    let fetched = api.post(&format!("/v1/connect-sessions/{id}/token"), &key, json!({})).await;
+    assert_eq!(fetched.status, StatusCode::OK, "{}", fetched.body);
+    assert_eq!(api.credits(&key).await["used"], 2, "tier 2");
+    assert_eq!(connections(&api, &key).await[0]["id"], connection.as_str());
+    browser.close().await;
+}
+
+#[tokio::test]
 async fn an_expired_link_shows_a_clear_page_and_connects_nothing() {
     let api = Api::new();
     let key = account(5);

@@ -14,14 +14,14 @@ use std::time::Duration;
 const CHANGED: &str = "LastChangeDateTime";
 
 /// A user name of its own for one test: its own copy of the stand-in's data.
-fn user(prefix: &str) -> String {
+pub(crate) fn user(prefix: &str) -> String {
     format!("{prefix}{}", &ulid::Ulid::new().to_string()[16..])
 }
 
 /// Connects a stand-in as `user` with the demo body (deployment as given); answers id and token.
 /// No first sync: these tests start each sync themselves and count what it does (the first sync
 /// a user gets by default is tested in defaults.rs).
-async fn connect(api: &Api, key: &str, system: &str, user: &str, deployment: &str) -> (String, String) {
+pub(crate) async fn connect(api: &Api, key: &str, system: &str, user: &str, deployment: &str) -> (String, String) {
     let mut body = demo_connection(system, user);
     body["deployment"] = json!(deployment);
     body["initialSync"] = json!(false);
@@ -31,14 +31,14 @@ async fn connect(api: &Api, key: &str, system: &str, user: &str, deployment: &st
 }
 
 /// Runs one sync of an entity to its end; answers the run.
-async fn sync(api: &Api, token: &str, entity: &str, mode: &str) -> Value {
+pub(crate) async fn sync(api: &Api, token: &str, entity: &str, mode: &str) -> Value {
     let queued = api.post("/v1/syncs", token, json!({"entities": [entity], "mode": mode})).await;
     assert_eq!(queued.status, StatusCode::ACCEPTED, "{}", queued.body);
     follow(api, token, queued.body["syncs"][0]["id"].as_str().unwrap()).await.1
 }
 
 /// A full sync that must succeed; answers how many records it fetched.
-async fn full(api: &Api, token: &str, entity: &str) -> u64 {
+pub(crate) async fn full(api: &Api, token: &str, entity: &str) -> u64 {
     let run = sync(api, token, entity, "full").await;
     assert_eq!(run["status"], "succeeded", "{run}");
     let [fetched, created, ..] = counts(&run);
@@ -47,19 +47,19 @@ async fn full(api: &Api, token: &str, entity: &str) -> u64 {
 }
 
 /// The synced records of an entity (up to 200), optionally in one status.
-async fn listed(api: &Api, token: &str, entity: &str, status: Option<&str>) -> Vec<Value> {
+pub(crate) async fn listed(api: &Api, token: &str, entity: &str, status: Option<&str>) -> Vec<Value> {
     let filter = status.map(|s| format!("&status={s}")).unwrap_or_default();
     let a = api.get(&format!("/v1/{entity}?limit=200{filter}"), token).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     a.body["data"].as_array().unwrap().clone()
 }
 
-fn key_of(record: &Value) -> String {
+pub(crate) fn key_of(record: &Value) -> String {
     record["key"].as_str().unwrap().to_owned()
 }
 
 /// Requests of the log whose path contains `part`, with this method.
-fn requests<'a>(log: &'a [Value], method: &str, part: &str) -> Vec<&'a Value> {
+pub(crate) fn requests<'a>(log: &'a [Value], method: &str, part: &str) -> Vec<&'a Value> {
     log.iter().filter(|r| r["method"] == method && r["path"].as_str().unwrap_or_default().contains(part)).collect()
 }
 

@@ -113,12 +113,11 @@ async fn settings_a_system_cannot_honour_are_refused_before_anything_is_charged(
 
     // A system the catalogue lists as unavailable is refused as such, not as a passing outage.
     let systems = api.call(Method::GET, "/v1/systems", None, None).await.body;
-    let netsuite = systems["data"].as_array().unwrap().iter().find(|s| s["id"] == "netsuite").unwrap().clone();
-    assert_eq!((&netsuite["available"], &netsuite["entities"]), (&json!(false), &json!([])), "{netsuite}");
-    let credentials =
-        json!({"accountId": "1", "consumerKey": "c", "consumerSecret": "s", "tokenId": "t", "tokenSecret": "s"});
+    let fm = systems["data"].as_array().unwrap().iter().find(|s| s["id"] == "fm_systems").unwrap().clone();
+    assert_eq!((&fm["available"], &fm["entities"]), (&json!(false), &json!([])), "{fm}");
+    let credentials = json!({"baseUrl": "https://fm.example.com", "username": "u", "password": "p"});
     let unavailable =
-        api.post("/v1/connections", &key, json!({"system": "netsuite", "credentials": credentials})).await;
+        api.post("/v1/connections", &key, json!({"system": "fm_systems", "credentials": credentials})).await;
     assert_eq!(unavailable.error(422, "SYSTEM_NOT_AVAILABLE").body["error"]["details"][0]["field"], "system");
     assert_eq!(api.credits(&key).await, before, "nothing charged");
 }

@@ -10,6 +10,7 @@ mod defaults;
 mod entities;
 mod limits;
 mod management;
+mod netsuite;
 mod routes;
 mod stored;
 mod syncs;
