@@ -220,6 +220,17 @@ async fn netsuite_writes_purchase_orders_and_keeps_approved_ones_frozen() {
         "{}",
         a.body
     );
+
+    // NetSuite's concurrency limit stays full (other integrations): retried, then 503 with Retry-After.
+    let fault =
+        json!({"tenant": tenant, "fault": "429", "count": 3, "method": "POST", "path": "/services/rest/record"});
+    let posts = |log: Vec<Value>| requests(&log, "POST", "/record/v1/purchaseOrder").len();
+    let before = posts(ns.requests(&tenant).await);
+    ns.post("faults", fault).await;
+    let busy = api.call_upstream(Method::POST, "/v1/purchase-orders", &token, Some(order.clone())).await;
+    busy.error(503, "SYSTEM_UNAVAILABLE");
+    assert_eq!(busy.number("retry-after"), Some(5), "{}", busy.body);
+    assert_eq!(posts(ns.requests(&tenant).await), before + 3, "three tries, each refused before NetSuite acted");
 }
 
 #[tokio::test]
