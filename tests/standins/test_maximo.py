@@ -793,6 +793,21 @@ def test_faults(client, tenant):
         assert client.post("/_standin/faults", bad).status == 400
 
 
+def test_a_stalled_fault_answers_late_and_faults_can_be_dropped(client, tenant):
+    params = {"lean": "1", "oslc.select": "ponum"}
+    assert client.post("/_standin/faults", {"tenant": tenant, "responses": [{"stallSeconds": 1}]}).status == 201
+    started = time.monotonic()
+    assert client.get(client.api("mxapipo"), params, tenant=tenant).status == 200
+    assert time.monotonic() - started >= 1
+    assert client.post("/_standin/faults", {"tenant": tenant, "responses": [{"status": 503}]}).status == 201
+    assert client.call("DELETE", "/_standin/faults", {"tenant": tenant}).status == 200
+    assert client.get(client.api("mxapipo"), params, tenant=tenant).status == 200
+    assert client.get(client.api("mxapipo"), {"oslc.select": "ponum"}, tenant=tenant).status == 400
+    assert len(client.violations(tenant)) == 1
+    assert client.call("DELETE", "/_standin/violations", {"tenant": tenant}).status == 200
+    assert client.violations(tenant) == []
+
+
 def test_the_request_log(client, tenant):
     user = f"user{uuid.uuid4().hex[:8]}"
     client.get(client.api("mxapipo"), {"lean": "1", "oslc.where": 'status="APPR"', "oslc.select": "ponum", "apikey": tenant},

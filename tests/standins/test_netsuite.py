@@ -1356,6 +1356,23 @@ def test_faults(server, api):
     assert server.call("POST", "/_standin/faults", body={"tenant": tenant, "fault": "503"}).status == 400
 
 
+def test_faults_in_the_common_format(server, api):
+    """The format the other stand-ins take (standin_control): responses consumed in order by matching calls."""
+    tenant = api.tenant
+    queued = server.control("POST", "faults", {"tenant": tenant, "match": "vendor", "method": "get",
+                                               "responses": [{"status": 429}, {"stallSeconds": 0.6}, {"status": 401}]})
+    assert queued == {"tenant": tenant, "pending": 3}
+    assert api.get(RECORD + "purchaseOrder/4711").status == 200, "other calls are not matched"
+    assert_error(api.get(RECORD + "vendor/321"), 429, "CONCURRENCY_LIMIT_EXCEEDED")
+    started = time.monotonic()
+    assert api.get(RECORD + "vendor/321").status == 200 and time.monotonic() - started >= 0.6
+    assert_error(api.get(RECORD + "vendor/321"), 401, "INVALID_LOGIN")
+    assert api.get(RECORD + "vendor/321").status == 200
+    assert [r.get("fault") for r in server.requests(tenant) if r.get("fault")] == ["429", "stall", "401"]
+    for bad in ({"status": 503}, {"delaySeconds": 1}, {"status": 429, "retryAfter": 1}, {"stallSeconds": "long"}):
+        assert server.call("POST", "/_standin/faults", body={"tenant": tenant, "responses": [bad]}).status == 400, bad
+
+
 # ----------------------------------------------------------------------------------------------
 # Touch, logs, tenants, control
 
@@ -1437,7 +1454,8 @@ def test_control_endpoints(server):
 def test_the_stand_in_starts_from_its_own_folder_alone(tmp_path, tenant):
     folder = tmp_path / "standins"
     folder.mkdir()
-    for name in ("netsuite.py", "standin_http.py", "netsuite_seed.json", "netsuite_demo_certificate.pem"):
+    for name in ("netsuite.py", "standin_http.py", "standin_control.py", "netsuite_seed.json",
+                 "netsuite_demo_certificate.pem"):
         shutil.copy(SERVER.with_name(name), folder / name)
     served = start(script=folder / "netsuite.py", cwd=tmp_path)
     try:

@@ -35,9 +35,13 @@ files are at hand. Nothing outside this folder is read: the stand-in starts on a
     python3 infra/local/standins/maximo.py --port 8901 [--host 127.0.0.1] [--max-page-size 100]
 
 prints `maximo stand-in on http://127.0.0.1:8901` once it listens (--port 0 picks a free port).
-Control endpoints (no auth, JSON): GET /_standin/health; GET and DELETE /_standin/requests?tenant=T;
-GET /_standin/violations[?tenant=T]; POST /_standin/faults; POST /_standin/touch (with
-"afterNextPage": true, the change waits for the tenant's next read of a page of that structure).
+Control endpoints (no auth, JSON), the common ones served by standin_control.py (see there):
+GET /_standin/health; GET and DELETE /_standin/requests[?tenant=T] and /_standin/violations[?tenant=T];
+POST /_standin/faults {"tenant", "match"?, "method"?, "responses": [{"status", "retryAfter"?} |
+{"delaySeconds"} | {"stallSeconds"}]} (answered 201 with the rule queued) and DELETE
+/_standin/faults[?tenant=T]; and this stand-in's POST /_standin/touch {"tenant", "objectStructure",
+"key", "changes"} (with "afterNextPage": true, the change waits for the tenant's next read of a page
+of that structure).
 """
 
 import argparse
@@ -48,15 +52,15 @@ import math
 import operator
 import re
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from http.server import ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import quote, unquote, urlencode
+from urllib.parse import quote, urlencode
 
-from standin_http import ControlError, RequestHandler, serve
+from standin_control import ControlError, ControlPlane, faulted
+from standin_http import RequestHandler, serve
 
 DEMO_PASSWORD = "Millwright-Demo-1"
 API = "/maximo/api/os/"
@@ -818,62 +822,28 @@ class View:
 
 
 class Stand:
-    """All the server holds, behind one lock: the seed, each tenant's copy, the request log, the
-    violations and the pending faults."""
+    """All the server holds, behind one lock: the structures, the one counter, and the control plane
+    (standin_control): each tenant's copy of the seed, the request log, the violations, the pending
+    faults and the deferred touches."""
 
     def __init__(self, structures, seed, rowstamp, max_page_size):
         self.lock = threading.Lock()
-        self.structures, self.seed, self.rowstamp, self.max_page_size = structures, seed, rowstamp, max_page_size
-        self.tenants, self.requests, self.violations, self.faults = {}, [], [], []
-        self.deferred = {}  # (tenant, structure) -> touches to make once the next page of it is read
+        self.structures, self.rowstamp, self.max_page_size = structures, rowstamp, max_page_size
+        self.plane = ControlPlane(seed, violations=True, fault_reply=lambda rule, pending: (201, rule))
+        self.plane.route("POST", "/_standin/touch", Handler.touch)
 
     def data(self, tenant):
-        """The tenant's records, copied from the seed on first use (lock held)."""
-        if tenant not in self.tenants:
-            self.tenants[tenant] = copy.deepcopy(self.seed)
-        return self.tenants[tenant]
+        """The tenant's records, copied from the seed on first use."""
+        return self.plane.tenants.get(tenant)
 
     def next_number(self):
         """The next value of the one counter behind rowstamps and new ids (lock held)."""
         self.rowstamp += 1
         return self.rowstamp
 
-    def take_fault(self, tenant, method, target):
-        """Consume the next response of the first pending fault that matches this request."""
-        with self.lock:
-            for rule in self.faults:
-                if rule["tenant"] == tenant and rule["method"] in (None, method) and (
-                        rule["match"] is None or rule["match"] in target or rule["match"] in unquote(target)):
-                    response = rule["responses"].pop(0)
-                    if not rule["responses"]:
-                        self.faults.remove(rule)
-                    return response
-        return None
-
-    def note(self, book, entry):
-        """Append to the request log or the violations."""
-        with self.lock:
-            book.append(entry)
-
-    def entries(self, book, tenant):
-        """A copy of the request log or the violations, of one tenant or of all."""
-        with self.lock:
-            return [e for e in book if tenant is None or e["tenant"] == tenant]
-
 
 LOGGED_HEADERS = ("x-method-override", "patchtype", "properties", "if-match")
-FAULT_FORM = 'responses must be a non-empty list of {"status": 400-599, "retryAfter"?: seconds} or {"delaySeconds": seconds}'
-
-
-def valid_fault(response):
-    """Whether a fault response has the form FAULT_FORM describes."""
-    if not isinstance(response, dict) or not response or set(response) - {"status", "retryAfter", "delaySeconds"}:
-        return False
-    status, retry, delay = response.get("status"), response.get("retryAfter"), response.get("delaySeconds")
-    return ((status is None or (type(status) is int and 400 <= status <= 599))
-            and (retry is None or (status is not None and type(retry) is int and retry >= 0))
-            and (delay is None or (type(delay) in (int, float) and delay >= 0))
-            and (status is not None or delay is not None))
+UNKNOWN_ERROR_TEXT = "An unknown error has occurred. Contact your system administrator for assistance."
 
 
 class Handler(RequestHandler):
@@ -881,18 +851,9 @@ class Handler(RequestHandler):
 
     json_type = "application/json; charset=utf-8"
 
-    def answer(self):
-        """Answer the request as the API or as a control endpoint."""
-        self.stand = self.server.stand
-        if self.route.startswith("/_standin/"):
-            self.control()
-        else:
-            self.api()
-
     def failed(self):
         """Maximo's 500."""
-        self.reply(500, self.error_body(Refusal(500, UNKNOWN_ERROR, "An unknown error has occurred. Contact "
-                                                "your system administrator for assistance.")))
+        self.reply(500, self.error_body(Refusal(500, UNKNOWN_ERROR, UNKNOWN_ERROR_TEXT)))
 
     def error_body(self, refusal):
         """Maximo's error body (lean), whose statusCode is a string."""
@@ -903,25 +864,21 @@ class Handler(RequestHandler):
 
     def api(self):
         """Answer a Maximo API request, and log it (before the answer, so a test reading the log sees it)."""
-        tenant, returned, headers = None, None, {}
+        plane, tenant, returned, headers = self.stand.plane, None, None, {}
         try:
             tenant = self.tenant()
-            status, payload, headers, returned = self.fault(tenant) or self.serve(tenant)
+            fault = plane.faults.take(tenant, self.command, self.path)
+            status, payload, headers, returned = faulted(fault, self.fault, lambda: self.serve(tenant))
         except Refusal as refusal:
             status, payload = refusal.status, self.error_body(refusal)
             if refusal.violation:
-                self.stand.note(self.stand.violations, {"at": self.moment(), "tenant": tenant, "method": self.command,
-                                                        "path": self.route, "reason": str(refusal)})
-        self.stand.note(self.stand.requests, {
-            "at": self.moment(), "tenant": tenant, "method": self.command, "path": self.route,
+                plane.violations.add(tenant, {"method": self.command, "path": self.route, "reason": str(refusal)})
+        plane.requests.add(tenant, {
+            "method": self.command, "path": self.route,
             "query": {k: v for k, v in self.query.items() if k.lower() != "apikey"},
             "headers": {h: self.headers[h] for h in LOGGED_HEADERS if h in self.headers},
             "status": status, "returned": returned})
         self.reply(status, payload, headers)
-
-    @staticmethod
-    def moment():
-        return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
     def tenant(self):
         """The tenant the credentials name: a demo- apikey itself, or the maxauth user."""
@@ -937,16 +894,9 @@ class Handler(RequestHandler):
             return key
         raise Refusal(401, LOGIN, "You cannot log in at this time. Contact the system administrator.")
 
-    def fault(self, tenant):
-        """The answer a pending fault gives instead of the normal one, after its delay; None to answer normally."""
-        fault = self.stand.take_fault(tenant, self.command, self.path)
-        if fault is None:
-            return None
-        time.sleep(fault.get("delaySeconds", 0))
-        if "status" not in fault:
-            return None
-        refusal = Refusal(fault["status"], UNKNOWN_ERROR, "An unknown error has occurred. Contact your system "
-                          "administrator for assistance.")
+    def fault(self, fault):
+        """The answer an injected fault with a status gives instead of the normal one."""
+        refusal = Refusal(fault["status"], UNKNOWN_ERROR, UNKNOWN_ERROR_TEXT)
         headers = {"Retry-After": str(fault["retryAfter"])} if "retryAfter" in fault else {}
         return fault["status"], self.error_body(refusal), headers, None
 
@@ -1000,10 +950,10 @@ class Handler(RequestHandler):
         if query.get("collectioncount") == "1":
             info.update(totalCount=len(chosen), totalPages=math.ceil(len(chosen) / size))
         # A Maximo user changes records while a client pages through them (lock held).
-        for key, changes in self.stand.deferred.pop((tenant, structure.name), []):
-            record = next((r for r in view.data[structure.name] if r[structure.main] == key), None)
+        for touch in self.stand.plane.touches.due(tenant, structure.name):
+            record = next((r for r in view.data[structure.name] if r[structure.main] == touch["key"]), None)
             if record is not None:
-                structure.touch(self.stand, record, changes)
+                structure.touch(self.stand, record, touch["changes"])
         return 200, {"member": members, "href": f"{self.base}{API}{structure.name}", "responseInfo": info}, {}, len(members)
 
     def positive(self, name, default):
@@ -1072,41 +1022,12 @@ class Handler(RequestHandler):
     # Control endpoints.
 
     def control_answer(self):
-        """(status, payload) of a control endpoint."""
-        stand, tenant, endpoint = self.stand, self.query.get("tenant"), (self.command, self.route)
-        if endpoint == ("GET", "/_standin/health"):
-            return 200, {"status": "ok"}
-        if endpoint == ("GET", "/_standin/requests"):
-            return 200, {"requests": stand.entries(stand.requests, tenant)}
-        if endpoint == ("DELETE", "/_standin/requests"):
-            with stand.lock:
-                stand.requests = [r for r in stand.requests if tenant is not None and r["tenant"] != tenant]
-            return 200, {"requests": []}
-        if endpoint == ("GET", "/_standin/violations"):
-            return 200, {"violations": stand.entries(stand.violations, tenant)}
-        if endpoint == ("POST", "/_standin/faults"):
-            return self.add_fault(self.control_body())
-        if endpoint == ("POST", "/_standin/touch"):
-            return self.touch(self.control_body())
-        raise ControlError(404, f"There is no control endpoint {self.command} {self.route}.")
+        """(status, payload) of a control endpoint, as the control plane routes it."""
+        return self.stand.plane.answer(self)
 
-    def add_fault(self, body):
-        """Queue fault responses that matching requests of a tenant consume in order."""
-        tenant, responses = body.get("tenant"), body.get("responses")
-        if not isinstance(tenant, str) or not tenant:
-            raise ControlError(400, "tenant must be a non-empty string.")
-        if not isinstance(responses, list) or not responses or not all(valid_fault(r) for r in responses):
-            raise ControlError(400, FAULT_FORM)
-        if any(body.get(k) is not None and not isinstance(body[k], str) for k in ("match", "method")):
-            raise ControlError(400, "match and method must be strings.")
-        rule = {"tenant": tenant, "match": body.get("match"), "method": (body.get("method") or "").upper() or None,
-                "responses": list(responses)}
-        with self.stand.lock:
-            self.stand.faults.append(rule)
-        return 201, rule
-
-    def touch(self, body):
-        """Change a record as a Maximo user would, and answer it."""
+    def touch(self):
+        """POST /_standin/touch: change a record as a Maximo user would, and answer it."""
+        body = self.control_body()
         structure = self.stand.structures.get(body.get("objectStructure"))
         changes = body.get("changes")
         if (not isinstance(body.get("tenant"), str) or structure is None or not isinstance(body.get("key"), str)
@@ -1118,9 +1039,7 @@ class Handler(RequestHandler):
             raise ControlError(400, f"A user cannot change {', '.join(refused)} on {structure.name}.")
         if body.get("afterNextPage"):
             # Made just after the tenant's next read of a page of this structure.
-            with self.stand.lock:
-                self.stand.deferred.setdefault((body["tenant"], structure.name), []).append((body["key"], changes))
-            return 200, {"deferred": {k: v for k, v in body.items() if k != "afterNextPage"}}
+            return 200, {"deferred": self.stand.plane.touches.defer(body["tenant"], structure.name, body)}
         with self.stand.lock:
             data = self.stand.data(body["tenant"])
             record = next((r for r in ordered(structure, data[structure.name], None) if r[structure.main] == body["key"]), None)

@@ -175,7 +175,8 @@ prints `netsuite stand-in on http://127.0.0.1:8094` once it listens (--port 0 pi
 needs PyJWT and cryptography (infra/local/requirements.txt) to verify signatures; all else is stdlib.
 The access log is quiet: a raw request can carry secrets.
 
-Control endpoints (no auth, JSON; T is a tenant, i.e. a client id):
+Control endpoints (no auth, JSON; T is a tenant, i.e. a client id); health, requests, audit and faults
+are standin_control.py's (the control plane the stand-ins share), the rest this stand-in's own:
     GET    /_standin/health                        {"ok": true}
     GET    /_standin/requests?tenant=T             {"requests": [...]} the tenant's calls in order (all
                                                    tenants without ?tenant): method, path, query
@@ -188,6 +189,7 @@ Control endpoints (no auth, JSON; T is a tenant, i.e. a client id):
     DELETE /_standin/requests?tenant=T             clears it (all tenants' without ?tenant)
     GET    /_standin/audit?tenant=T                {"audit": [...]} the login audit trail: result
                                                    Success / Failure, reason, detail, error, status
+    DELETE /_standin/audit?tenant=T                clears it (all tenants' without ?tenant)
     GET    /_standin/stats?tenant=T                {"maxInFlight", "rejectedConcurrency" (every 429
                                                    answered, injected ones included), "tokensIssued",
                                                    "limit"}
@@ -201,6 +203,10 @@ Control endpoints (no auth, JSON; T is a tenant, i.e. a client id):
                                                    then waits `seconds` before answering (it stays in
                                                    flight meanwhile); faults are taken after the
                                                    bearer and concurrency checks
+    POST   /_standin/faults {"tenant", "match"?, "method"?, "responses": [...]}   the common format:
+                                                   each response {"status": 429|401|500} or
+                                                   {"stallSeconds": s} is one matching call's fault,
+                                                   in order ("match": part of the call's target)
     DELETE /_standin/faults?tenant=T               drops the tenant's pending faults
     POST   /_standin/expire-tokens {"tenant"}      every token the tenant holds stops working now
     POST   /_standin/clock {"tenant", "offsetSeconds"}   shifts the tenant's now
@@ -234,7 +240,8 @@ except ImportError as missing:  # pragma: no cover - a message instead of a trac
     sys.exit(f"the netsuite stand-in needs PyJWT and cryptography ({missing}): "
              ".venv/bin/pip install -r infra/local/requirements.txt")
 
-from standin_http import ControlError, RequestHandler, serve
+from standin_control import ControlError, ControlPlane, Tenants
+from standin_http import RequestHandler, serve
 
 SEED_FILE = Path(__file__).with_name("netsuite_seed.json")
 CERTIFICATE_FILE = Path(__file__).with_name("netsuite_demo_certificate.pem")
@@ -1580,12 +1587,11 @@ def compile_condition(node, column, table):
 
 
 class Tenant:
-    """One client id's world: data, logs, governance, faults, clock and token count."""
+    """One client id's governance, clock and token count (its records, log and faults are in the
+    control plane)."""
 
     def __init__(self, name, limit):
         self.name, self.limit = name, limit
-        self.data = None
-        self.requests, self.audit, self.faults = [], [], []
         self.in_flight = self.max_in_flight = self.rejected = self.tokens_issued = 0
         self.latency_ms = 0
         self.offset = 0.0
@@ -1598,27 +1604,31 @@ class Tenant:
 
 
 class Stand:
-    """All the server holds, behind one lock."""
+    """All the server holds, behind one lock. `plane` (standin_control) holds each tenant's records
+    (copied from the seed on first use), the request log, the login audit trail and the pending
+    faults, and answers /_standin/."""
 
     def __init__(self, options, seed_data, types, tables, public_key):
         self.lock = threading.Lock()
-        self.options, self.seed_data, self.types, self.tables = options, seed_data, types, tables
+        self.options, self.types, self.tables = options, types, tables
         self.types_lower = {name.lower(): t for name, t in types.items()}
         self.public_key = public_key
-        self.tenants, self.tokens = {}, {}
-        self.sequence = 0
+        self.tenants = Tenants(make=lambda name: Tenant(name, options.concurrency_limit))
+        self.tokens = {}
+        self.plane = ControlPlane(seed_data, health={"ok": True}, numbered=True, check_fault=shared_fault)
+        self.audit = self.plane.log("audit")
+        for method, path, handler in (("GET", "stats", Handler.stats), ("POST", "limits", Handler.limits),
+                                      ("POST", "faults", Handler.add_fault), ("POST", "expire-tokens", Handler.expire),
+                                      ("POST", "clock", Handler.clock), ("POST", "touch", Handler.touch)):
+            self.plane.route(method, f"/_standin/{path}", handler)
 
     def tenant(self, name):
-        """The tenant state of a client id (lock held)."""
-        if name not in self.tenants:
-            self.tenants[name] = Tenant(name, self.options.concurrency_limit)
-        return self.tenants[name]
+        """The tenant state of a client id."""
+        return self.tenants.get(name)
 
     def data(self, tenant):
-        """The tenant's records, copied from the seed on first use (lock held)."""
-        if tenant.data is None:
-            tenant.data = copy.deepcopy(self.seed_data)
-        return tenant.data
+        """The tenant's records, copied from the seed on first use."""
+        return self.plane.tenants.get(tenant.name)
 
     def moment(self, tenant, commit=True):
         """The lastModifiedDate of a write now: the tenant's now, strictly after every earlier one (lock
@@ -1630,19 +1640,6 @@ class Stand:
         if commit:
             data["latest"] = at
         return at
-
-    def note(self, tenant_name, book, entry):
-        with self.lock:
-            self.sequence += 1
-            entry = {"seq": self.sequence, "at": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
-                     "tenant": tenant_name, **entry}
-            getattr(self.tenant(tenant_name), book).append(entry)
-
-    def entries(self, book, name):
-        with self.lock:
-            if name is not None:
-                return list(getattr(self.tenants[name], book)) if name in self.tenants else []
-            return sorted((e for t in self.tenants.values() for e in getattr(t, book)), key=lambda e: e["seq"])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -2020,10 +2017,10 @@ class Handler(RequestHandler):
             status, payload, headers = refusal.status, {"error": refusal.error}, {}
             if refusal.status == 401:
                 headers["WWW-Authenticate"] = f'Basic realm="{stand.options.account_id}"'
-            stand.note(seen.get("tenant"), "audit", {
+            stand.audit.add(seen.get("tenant"), {
                 "result": "Failure", "reason": refusal.reason, "detail": str(refusal), "error": refusal.error,
                 "status": refusal.status, "clientId": seen.get("tenant"), "kid": (seen.get("header") or {}).get("kid")})
-        stand.note(seen.get("tenant"), "requests", {
+        stand.plane.requests.add(seen.get("tenant"), {
             "method": self.command, "path": self.route, "query": self.query, "form": seen.get("form"),
             "jwt": {"header": seen["header"], "claims": seen["claims"]} if "header" in seen else None,
             "headers": {h: self.headers[h] for h in HEADERS_LOGGED if h in self.headers},
@@ -2109,7 +2106,7 @@ class Handler(RequestHandler):
         with stand.lock:
             stand.tokens[token] = {"tenant": iss, "expires": now + options.token_lifetime, "revoked": False}
             tenant.tokens_issued += 1
-        stand.note(iss, "audit", {"result": "Success", "clientId": iss, "kid": kid})
+        stand.audit.add(iss, {"result": "Success", "clientId": iss, "kid": kid})
         lifetime = options.token_lifetime
         return {"access_token": token, "expires_in": lifetime if options.expires_in_number else str(lifetime),
                 "token_type": "bearer"}
@@ -2122,22 +2119,22 @@ class Handler(RequestHandler):
         scheme, _, token = (self.headers.get("authorization") or "").strip().partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
-            stand.note(None, "audit", {"result": "Failure", "reason": "MissingAccessToken",
-                                       "detail": "no Authorization: Bearer header", "status": 401})
+            stand.audit.add(None, {"result": "Failure", "reason": "MissingAccessToken",
+                                   "detail": "no Authorization: Bearer header", "status": 401})
             raise login_refusal()
         with stand.lock:
             entry = stand.tokens.get(token)
             tenant = stand.tenant(entry["tenant"]) if entry else None
             expired = entry is not None and (entry["revoked"] or tenant.timestamp() >= entry["expires"])
         if entry is None:
-            stand.note(None, "audit", {"result": "Failure", "reason": "TokenRejected",
-                                       "detail": "the bearer token was not issued by this server", "status": 401})
+            stand.audit.add(None, {"result": "Failure", "reason": "TokenRejected",
+                                   "detail": "the bearer token was not issued by this server", "status": 401})
             raise login_refusal()
         self.known = tenant
         if expired:
-            stand.note(tenant.name, "audit", {"result": "Failure", "reason": "AccessTokenExpired",
-                                              "detail": "the access token has expired", "status": 401,
-                                              "clientId": tenant.name})
+            stand.audit.add(tenant.name, {"result": "Failure", "reason": "AccessTokenExpired",
+                                          "detail": "the access token has expired", "status": 401,
+                                          "clientId": tenant.name})
             raise login_refusal()
         return tenant
 
@@ -2158,7 +2155,7 @@ class Handler(RequestHandler):
                     tenant.in_flight += 1
                     tenant.max_in_flight = max(tenant.max_in_flight, tenant.in_flight)
                     slot = True
-                    fault = self.take_fault(tenant)
+                    fault = stand.plane.faults.take(tenant.name, self.command, self.path)
                 if fault is not None:
                     notes.append(f"fault {fault['fault']} injected")
                     if fault["fault"] == "stall":
@@ -2173,7 +2170,7 @@ class Handler(RequestHandler):
                 refusal = refuse(500, "UNEXPECTED_ERROR", f"An unexpected error occurred. Error ID: {secrets.token_hex(8)}")
                 status, payload, headers, content_type = 500, refusal.body(), {}, ERROR
             owner = tenant or self.known
-            stand.note(owner.name if owner else None, "requests", {
+            stand.plane.requests.add(owner.name if owner else None, {
                 "method": self.command, "path": self.route, "query": self.query, "body": self.json_body(),
                 "headers": {h: self.headers[h] for h in HEADERS_LOGGED if h in self.headers},
                 "status": status, "inFlight": arrival, "notes": notes,
@@ -2189,20 +2186,6 @@ class Handler(RequestHandler):
                 with stand.lock:
                     tenant.in_flight -= 1
         self.reply(status, payload, headers, content_type)
-
-    def take_fault(self, tenant):
-        """The first pending fault of the tenant this call matches, used once (lock held)."""
-        rest = self.route[len(REST):].lower()
-        for fault in tenant.faults:
-            if fault["method"] not in (None, self.command):
-                continue
-            if fault["path"] is not None and not rest.startswith(fault["path"].lower()):
-                continue
-            fault["count"] -= 1
-            if fault["count"] <= 0:
-                tenant.faults.remove(fault)
-            return fault
-        return None
 
     def faulted(self, tenant, kind):
         if kind == "429":
@@ -2439,56 +2422,20 @@ class Handler(RequestHandler):
         return body
 
     def control_answer(self):
-        stand, name, endpoint = self.stand, self.query.get("tenant"), (self.command, self.route)
-        if endpoint == ("GET", "/_standin/health"):
-            return 200, {"ok": True}
-        if endpoint == ("GET", "/_standin/requests"):
-            return 200, {"requests": stand.entries("requests", name)}
-        if endpoint == ("DELETE", "/_standin/requests"):
-            with stand.lock:
-                for tenant in stand.tenants.values():
-                    if name is None or tenant.name == name:
-                        tenant.requests = []
-            return 200, {"requests": []}
-        if endpoint == ("GET", "/_standin/audit"):
-            return 200, {"audit": stand.entries("audit", name)}
-        if endpoint == ("GET", "/_standin/stats"):
-            if not name:
-                raise ControlError(400, "stats takes ?tenant=<client id>.")
-            with stand.lock:
-                tenant = stand.tenant(name)
-                return 200, {"maxInFlight": tenant.max_in_flight, "rejectedConcurrency": tenant.rejected,
-                             "tokensIssued": tenant.tokens_issued, "limit": tenant.limit}
-        if endpoint == ("POST", "/_standin/limits"):
-            return self.limits(self.control_body())
-        if endpoint == ("POST", "/_standin/faults"):
-            return self.add_fault(self.control_body())
-        if endpoint == ("DELETE", "/_standin/faults"):
-            with stand.lock:
-                for tenant in stand.tenants.values():
-                    if name is None or tenant.name == name:
-                        tenant.faults = []
-            return 200, {"faults": []}
-        if endpoint == ("POST", "/_standin/expire-tokens"):
-            body = self.control_body()
-            with stand.lock:
-                held = [t for t in stand.tokens.values() if t["tenant"] == body["tenant"] and not t["revoked"]]
-                for token in held:
-                    token["revoked"] = True
-            return 200, {"tenant": body["tenant"], "expired": len(held)}
-        if endpoint == ("POST", "/_standin/clock"):
-            body = self.control_body()
-            if not is_number(body.get("offsetSeconds")):
-                raise ControlError(400, "offsetSeconds must be a number.")
-            with stand.lock:
-                tenant = stand.tenant(body["tenant"])
-                tenant.offset = float(body["offsetSeconds"])
-                return 200, {"tenant": tenant.name, "offsetSeconds": tenant.offset, "now": iso_z(tenant.now())}
-        if endpoint == ("POST", "/_standin/touch"):
-            return self.touch(self.control_body())
-        raise ControlError(404, f"There is no control endpoint {self.command} {self.route}.")
+        """(status, payload) of a control endpoint, as the control plane routes it."""
+        return self.stand.plane.answer(self)
 
-    def limits(self, body):
+    def stats(self):
+        name = self.query.get("tenant")
+        if not name:
+            raise ControlError(400, "stats takes ?tenant=<client id>.")
+        with self.stand.lock:
+            tenant = self.stand.tenant(name)
+            return 200, {"maxInFlight": tenant.max_in_flight, "rejectedConcurrency": tenant.rejected,
+                         "tokensIssued": tenant.tokens_issued, "limit": tenant.limit}
+
+    def limits(self):
+        body = self.control_body()
         concurrency, latency = body.get("concurrency"), body.get("latencyMs")
         if concurrency is not None and (type(concurrency) is not int or concurrency < 1):
             raise ControlError(400, "concurrency must be a whole number of at least 1.")
@@ -2502,7 +2449,12 @@ class Handler(RequestHandler):
                 tenant.latency_ms = latency
             return 200, {"tenant": tenant.name, "limit": tenant.limit, "latencyMs": tenant.latency_ms}
 
-    def add_fault(self, body):
+    def add_fault(self):
+        """POST /_standin/faults: NetSuite's own {"tenant", "fault", "count"?, "method"?, "path"?, "seconds"?},
+        or the common {"tenant", "match"?, "method"?, "responses": [...]} (see shared_fault)."""
+        body = self.control_body()
+        if "responses" in body:
+            return self.stand.plane.add_faults(body)
         kind = str(body.get("fault"))
         count, seconds = body.get("count", 1), body.get("seconds", 20)
         method, path = body.get("method"), body.get("path")
@@ -2518,13 +2470,31 @@ class Handler(RequestHandler):
             path = path[len(REST):]
         rule = {"fault": kind, "count": count, "method": method.upper() if method else None, "path": path,
                 "seconds": seconds}
-        with self.stand.lock:
-            self.stand.tenant(body["tenant"]).faults.append(rule)
-        return 200, {"tenant": body["tenant"], "queued": dict(rule)}
+        responses = [{"fault": kind, "seconds": seconds}] * count
+        self.stand.plane.faults.add(body["tenant"], responses, method=rule["method"],
+                                    prefix=None if path is None else REST + path)
+        return 200, {"tenant": body["tenant"], "queued": rule}
 
-    def touch(self, body):
+    def expire(self):
+        body = self.control_body()
+        with self.stand.lock:
+            held = [t for t in self.stand.tokens.values() if t["tenant"] == body["tenant"] and not t["revoked"]]
+            for token in held:
+                token["revoked"] = True
+        return 200, {"tenant": body["tenant"], "expired": len(held)}
+
+    def clock(self):
+        body = self.control_body()
+        if not is_number(body.get("offsetSeconds")):
+            raise ControlError(400, "offsetSeconds must be a number.")
+        with self.stand.lock:
+            tenant = self.stand.tenant(body["tenant"])
+            tenant.offset = float(body["offsetSeconds"])
+            return 200, {"tenant": tenant.name, "offsetSeconds": tenant.offset, "now": iso_z(tenant.now())}
+
+    def touch(self):
         """Change a record as a NetSuite user would; lastModifiedDate = now."""
-        stand = self.stand
+        stand, body = self.stand, self.control_body()
         type_name, ident, changes = str(body.get("type") or ""), str(body.get("id") or ""), body.get("fields")
         rtype = stand.types_lower.get(type_name.lower())
         if type_name.lower() == "item":
@@ -2566,6 +2536,17 @@ class Handler(RequestHandler):
             view = View(self.base, data, stand.types)
             real = stand.types[record_type_of(rtype.store, record)] if rtype.store == "item" else rtype
             return 200, view.record(real, record, expand=True)
+
+
+def shared_fault(response):
+    """A response of the common fault format (standin_control) as a NetSuite fault: {"status": 429 | 401 |
+    500} as the fault of that name, {"stallSeconds": s} as "stall" for s seconds."""
+    status, stall = response.get("status"), response.get("stallSeconds")
+    if set(response) == {"status"} and str(status) in ("429", "401", "500"):
+        return {"fault": str(status), "seconds": 0}
+    if set(response) == {"stallSeconds"} and is_number(stall) and stall >= 0:
+        return {"fault": "stall", "seconds": stall}
+    raise ControlError(400, 'a NetSuite fault response is {"status": 429 | 401 | 500} or {"stallSeconds": seconds}.')
 
 
 def touched_value(spec, value, data):

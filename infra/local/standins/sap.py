@@ -19,7 +19,9 @@ client id) gets its own copy of deterministic seed data on first use. --flavour 
 same data as ECC does: every request needs sap-client=100 and purchase-order headers have no
 LastChangeDateTime (neither in the records nor in `$metadata`). Control endpoints under
 /_standin/ (no auth) let tests read the request log and the violations, inject faults, change a
-user's password and change records as a user inside SAP would.
+user's password and change records as a user inside SAP would; all but the last two are the
+control plane the stand-ins share (standin_control.py), with SAP's fault responses ({status,
+retryAfter?, code?, message?}, {delaySeconds}, {stallSeconds}, {status: 403, csrf: true}).
 
     python3 infra/local/standins/sap.py --port PORT [--flavour s4hana|ecc] [--page-size N]
 
@@ -44,6 +46,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 import odata
 import sap_model
 import standin_http
+from standin_control import ControlError, ControlPlane, faulted
 
 DEMO_PASSWORD = "Millwright-Demo-1"
 REALM = 'Basic realm="SAP NetWeaver Application Server"'
@@ -494,28 +497,28 @@ def seed(services, start):
 
 
 class State:
-    """Everything the server remembers; every access holds lock."""
+    """Everything the server remembers; every access holds lock. `plane` (standin_control) holds each
+    tenant's records (seeded on first use), the request log, the violations, the pending faults and
+    the deferred touches, and answers /_standin/."""
 
     def __init__(self, services, flavour, page_size):
         self.lock = threading.Lock()
         self.services, self.flavour, self.page_size = services, flavour, page_size
         self.start = utc_now()
         self.last_stamp = self.start
-        self.tenants = {}  # tenant -> seed copy
         self.sessions = {}  # session id -> {"tenant", "token"}
         self.tokens = {}  # OAuth access token -> (tenant, expiry)
-        self.requests = []
-        self.violations = []
-        self.faults = {}  # tenant -> [{"match", "method", "responses"}]
         self.passwords = {}  # user or OAuth client -> its password, where changed from DEMO_PASSWORD
-        self.deferred = {}  # (tenant, entity set) -> touches to make once the next page of it is read
         self.seeded = set(seed(services, self.start))  # seeding fails at start, not on a tenant's first request
-
-    def data(self, tenant):
-        """The tenant's records, seeded on first use."""
-        if tenant not in self.tenants:
-            self.tenants[tenant] = seed(self.services, self.start)
-        return self.tenants[tenant]
+        self.plane = ControlPlane(
+            make=lambda tenant: seed(services, self.start),
+            health={"status": "ok", "flavour": flavour},
+            violations=True,
+            stamp=lambda: iso(datetime.now(timezone.utc)),
+            check_fault=check_fault,
+        )
+        self.plane.route("POST", "/_standin/touch", lambda request: touch(self, request.control_body(), request.base))
+        self.plane.route("POST", "/_standin/password", lambda request: change_password(self, request.control_body()))
 
     def stamp(self):
         """A change time stamp: now, and later than every one before."""
@@ -527,14 +530,6 @@ class State:
         for service in self.services.values():
             if entity_set in service.model.sets and entity_set in self.seeded:
                 return service
-        return None
-
-    def take_fault(self, tenant, method, targets):
-        """The next injected answer for this request of tenant, consumed; None when none applies."""
-        for rule in self.faults.get(tenant, []):
-            matches = not rule["match"] or any(rule["match"] in target for target in targets)
-            if rule["responses"] and matches and rule["method"] in (None, method):
-                return rule["responses"].pop(0)
         return None
 
 
@@ -578,7 +573,7 @@ class Call:
     @property
     def data(self):
         """The tenant's records."""
-        return self.state.data(self.tenant)
+        return self.state.plane.tenants.get(self.tenant)
 
     @property
     def root(self):
@@ -715,33 +710,32 @@ def serve(state, request):
         else:
             if not valid:
                 raise Answer(unauthorized("Logon failed: user name or password is not correct"))
-            with state.lock:
-                fault = state.take_fault(tenant, request.method, (request.path, unquote(request.path)))
-            if fault and fault.get("delaySeconds"):
-                time.sleep(float(fault["delaySeconds"]))
-            with state.lock:
-                if fault and ("status" in fault or fault.get("csrf")):
-                    raise Answer(fault_reply(state, request, tenant, fault))
-                reply = odata_request(state, request, tenant)
-            # Done, and then no answer for a while: a client that stops waiting cannot know.
-            if fault and fault.get("stallSeconds"):
-                time.sleep(float(fault["stallSeconds"]))
+            # A stall comes after the work: a client that stops waiting cannot know it was done.
+            reply = faulted(
+                state.plane.faults.take(tenant, request.method, request.path),
+                lambda fault: locked(state, fault_reply, request, tenant, fault),
+                lambda: locked(state, odata_request, request, tenant),
+            )
     except Answer as answer:
         reply = answer.reply
-    with state.lock:
-        state.requests.append(
-            {
-                "at": iso(datetime.now(timezone.utc)),
-                "tenant": tenant,
-                "method": request.method,
-                "path": path,
-                "query": request.params,
-                "status": reply.status,
-                "returned": reply.returned,
-                "csrf": "X-CSRF-Token" in request.headers,
-            }
-        )
+    state.plane.requests.add(
+        tenant,
+        {
+            "method": request.method,
+            "path": path,
+            "query": request.params,
+            "status": reply.status,
+            "returned": reply.returned,
+            "csrf": "X-CSRF-Token" in request.headers,
+        },
+    )
     return reply
+
+
+def locked(state, function, *args):
+    """function(state, *args) with state.lock held."""
+    with state.lock:
+        return function(state, *args)
 
 
 def odata_request(state, request, tenant):
@@ -770,14 +764,8 @@ def odata_request(state, request, tenant):
 def refuse(state, request, tenant, service, error):
     """The error reply for error, recording it when it is a violation."""
     if error.violation:
-        state.violations.append(
-            {
-                "at": iso(datetime.now(timezone.utc)),
-                "tenant": tenant,
-                "method": request.method,
-                "path": urlsplit(request.path).path,
-                "reason": error.message,
-            }
+        state.plane.violations.add(
+            tenant, {"method": request.method, "path": urlsplit(request.path).path, "reason": error.message}
         )
     return error_reply(state, service, error)
 
@@ -953,7 +941,7 @@ def read_collection(call, set_name, rows, count):
     if begin + len(page) < len(rows) and (top is None or len(page) < top):
         d["__next"] = next_link(call, offset + len(page), None if top is None else top - len(page))
     # A user inside SAP changes records while a client pages through them.
-    for deferred in call.state.deferred.pop((call.tenant, set_name), []):
+    for deferred in call.state.plane.touches.due(call.tenant, set_name):
         touch(call.state, deferred, call.request.origin)
     return json_reply(200, {"d": d}, returned=len(page))
 
@@ -1185,9 +1173,7 @@ def touch(state, payload, origin):
     if not isinstance(tenant, str) or service is None or not isinstance(changes, dict):
         raise ValueError("need tenant, a seeded entitySet, key and changes")
     if payload.get("afterNextPage"):
-        later = {k: v for k, v in payload.items() if k != "afterNextPage"}
-        state.deferred.setdefault((tenant, set_name), []).append(later)
-        return 200, {"deferred": later}
+        return 200, {"deferred": state.plane.touches.defer(tenant, set_name, payload)}
     et = service.model.sets[set_name]
     key = key if isinstance(key, dict) else {et.keys[0]: key}
     call = Call(state, Request("POST", "/_standin/touch", [], {}, b"", origin), tenant, service, "POST")
@@ -1206,37 +1192,21 @@ def touch(state, payload, origin):
     return 200, {"d": render(call, set_name, matches[0], None, {})}
 
 
-def add_faults(state, payload, _origin):
-    """POST /_standin/faults: answers to hand a tenant's matching requests instead of the real ones."""
-    responses = payload.get("responses")
-    if (
-        not isinstance(payload.get("tenant"), str)
-        or not isinstance(responses, list)
-        or not all(isinstance(r, dict) for r in responses)
-    ):
-        raise ValueError(
-            "need tenant and responses: [{status…} | {delaySeconds…} | {stallSeconds…} | {status: 403, csrf: true}]"
-        )
-    for entry in responses:
+def check_fault(entry):
+    """A response POST /_standin/faults takes: {status, retryAfter?, code?, message?} | {delaySeconds} |
+    {stallSeconds} | {status: 403, csrf: true}; a csrf one answers 403 even without a status."""
+    try:
         if not ({"status", "delaySeconds", "stallSeconds"} & entry.keys()) and not entry.get("csrf"):
             raise ValueError(f"fault {entry} has no status, csrf, delaySeconds or stallSeconds")
         HTTPStatus(int(entry.get("status", 403)))  # ValueError for a status HTTP does not have
         float(entry.get("delaySeconds", 0))
         float(entry.get("stallSeconds", 0))
-    method = payload.get("method")
-    rule = {
-        "match": payload.get("match") or "",
-        "method": method.upper() if method else None,
-        "responses": list(responses),
-    }
-    state.faults.setdefault(payload["tenant"], []).append(rule)
-    return 200, {
-        "tenant": payload["tenant"],
-        "pending": sum(len(r["responses"]) for r in state.faults[payload["tenant"]]),
-    }
+    except (ValueError, TypeError) as error:
+        raise ControlError(400, str(error)) from None
+    return {"status": 403, **entry} if entry.get("csrf") else entry
 
 
-def change_password(state, payload, _origin):
+def change_password(state, payload):
     """POST /_standin/password: a user's (or OAuth client's) new password, as its administrator
     would set it in SAP; the old one fails from the next request on."""
     if not isinstance(payload.get("tenant"), str) or not isinstance(payload.get("password"), str):
@@ -1245,63 +1215,17 @@ def change_password(state, payload, _origin):
     return 200, {"tenant": payload["tenant"]}
 
 
-def listing(name):
-    """GET and DELETE handlers for one of the server's lists, filtered by ?tenant=."""
-
-    def read(state, params):
-        """GET: the entries, oldest first."""
-        entries = getattr(state, name)
-        return 200, {name: [e for e in entries if "tenant" not in params or e["tenant"] == params["tenant"]]}
-
-    def clear(state, params):
-        """DELETE: forget the entries."""
-        setattr(
-            state, name, [e for e in getattr(state, name) if "tenant" in params and e["tenant"] != params["tenant"]]
-        )
-        return 200, {name: []}
-
-    return read, clear
-
-
-def clear_faults(state, params):
-    """DELETE /_standin/faults?tenant=T: drop the tenant's pending faults (all tenants' without T)."""
-    if "tenant" in params:
-        state.faults.pop(params["tenant"], None)
-    else:
-        state.faults.clear()
-    return 200, {"faults": []}
-
-
-READ_REQUESTS, CLEAR_REQUESTS = listing("requests")
-READ_VIOLATIONS, CLEAR_VIOLATIONS = listing("violations")
-CONTROL = {  # (method, path) -> handler(state, params) or, for POST, handler(state, payload, origin)
-    ("GET", "/_standin/health"): lambda state, params: (200, {"status": "ok", "flavour": state.flavour}),
-    ("GET", "/_standin/requests"): READ_REQUESTS,
-    ("DELETE", "/_standin/requests"): CLEAR_REQUESTS,
-    ("GET", "/_standin/violations"): READ_VIOLATIONS,
-    ("DELETE", "/_standin/violations"): CLEAR_VIOLATIONS,
-    ("POST", "/_standin/faults"): add_faults,
-    ("DELETE", "/_standin/faults"): clear_faults,
-    ("POST", "/_standin/touch"): touch,
-    ("POST", "/_standin/password"): change_password,
-}
-
-
 def control(state, request):
-    """Answer a /_standin/ request (no auth)."""
-    handler = CONTROL.get((request.method, urlsplit(request.path).path))
-    if handler is None:
-        return json_reply(404, {"error": f"no {request.method} {urlsplit(request.path).path}"})
+    """Answer a /_standin/ request (no auth) as state.plane routes it."""
     try:
         with state.lock:
-            if request.method == "POST":
-                status, document = handler(state, json.loads(request.body or b"{}"), request.origin)
-            else:
-                status, document = handler(state, request.params)
+            status, document = state.plane.answer(request)
+    except ControlError as error:
+        status, document = error.status, {"error": str(error)}
     except LookupError as error:
-        return json_reply(404, {"error": str(error)})
+        status, document = 404, {"error": str(error)}
     except (ValueError, TypeError, AttributeError) as error:
-        return json_reply(400, {"error": str(error)})
+        status, document = 400, {"error": str(error)}
     return json_reply(status, document)
 
 
@@ -1314,9 +1238,11 @@ class Handler(standin_http.RequestHandler):
 
     def answer(self):
         """Answer any method."""
-        request = Request(self.command, self.path, self.params, self.headers, self.body, self.base)
         state = self.server.state
-        self.write(control(state, request) if request.path.startswith("/_standin/") else serve(state, request))
+        if self.route.startswith("/_standin/"):
+            self.write(control(state, self))
+        else:
+            self.write(serve(state, Request(self.command, self.path, self.params, self.headers, self.body, self.base)))
 
     def failed(self):
         """The stand-in's own 500."""

@@ -4,7 +4,8 @@ Each stand-in reads a request the same way, answers every method in one place, a
 own with a 500 rather than a dropped connection, keeps its request log at /_standin/requests rather
 than on stderr, and prints one banner line (what scripts/dev and the tests wait for) before it
 serves until interrupted; maximo.py and netsuite.py also answer JSON and their control endpoints
-alike. A stand-in imports this file as a sibling module: running a script puts its folder on sys.path.
+alike (what those endpoints do is standin_control.py's). A stand-in imports this file as a sibling
+module: running a script puts its folder on sys.path.
 """
 import json
 import traceback
@@ -21,7 +22,7 @@ class ControlError(Exception):
 
 
 class RequestHandler(BaseHTTPRequestHandler):
-    """Reads each request once and hands it to the subclass's `answer()`, which writes the response.
+    """Reads each request once and hands it to `answer()`, which writes the response.
 
     `answer` finds `route` (the URL's path, still percent-encoded), `params` (the query's decoded
     (name, value) pairs in order), `query` (those as a dict: the last of a repeated name wins), `body`
@@ -35,6 +36,15 @@ class RequestHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format, *args):
         """Quiet: the request log is at /_standin/requests, and a raw request line can carry secrets."""
+
+    def answer(self):
+        """The usual routing, for stand-ins whose server carries `stand`: /_standin/… to `control()`,
+        everything else to the subclass's `api()`. Stand-ins with more to route override it."""
+        self.stand = self.server.stand
+        if self.route.startswith("/_standin/"):
+            self.control()
+        else:
+            self.api()
 
     def dispatch(self):
         """Read the request, then answer it."""
