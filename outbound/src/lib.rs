@@ -1,7 +1,9 @@
 //! Calls out of Millwright over HTTP, under the address rules: the client the connectors share
-//! (`upstream`) and the one webhook deliveries go through (`transport`). It holds the one HTTP
+//! (`upstream`, with the tokens they obtain kept in `tokens`) and the one webhook deliveries go
+//! through (`transport`). It holds the one HTTP
 //! client library of the project, so the functions that call nobody outside AWS link none.
 
+pub mod tokens;
 pub mod transport;
 pub mod upstream;
 

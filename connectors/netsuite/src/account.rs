@@ -9,13 +9,13 @@ use ring::{
     signature::{ECDSA_P256_SHA256_FIXED_SIGNING, ECDSA_P384_SHA384_FIXED_SIGNING, EcdsaKeyPair, RsaKeyPair},
 };
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use url::Url;
 
 use millwright::{
     connectors::{ConnectorError, Credentials},
     error::ErrorCode,
 };
+use millwright_outbound::tokens;
 
 /// The scope every connection needs: the REST record service and SuiteQL.
 pub const REST_WEB_SERVICES: &str = "rest_webservices";
@@ -193,17 +193,7 @@ pub fn account(credentials: &Credentials) -> Result<Account, ConnectorError> {
     let key = signing_key(private_key)?;
     let scopes = scopes(credentials)?;
     let calls_at_once = calls_at_once(credentials)?;
-    let digest = Sha256::new()
-        .chain_update(base.as_str())
-        .chain_update([0])
-        .chain_update(client_id)
-        .chain_update([0])
-        .chain_update(certificate_id)
-        .chain_update([0])
-        .chain_update(private_key)
-        .chain_update([0])
-        .chain_update(scopes.join(","))
-        .finalize();
+    let fingerprint = tokens::key(&[base.as_str(), client_id, certificate_id, private_key, &scopes.join(",")]);
     Ok(Account {
         id: id.to_owned(),
         base,
@@ -212,7 +202,7 @@ pub fn account(credentials: &Credentials) -> Result<Account, ConnectorError> {
         key,
         scopes,
         calls_at_once,
-        fingerprint: hex::encode(digest),
+        fingerprint,
     })
 }
 

@@ -5,8 +5,7 @@
 //! them; a 401 on a call discards the one it used.
 
 use std::{
-    collections::HashMap,
-    sync::{Arc, LazyLock, Mutex},
+    sync::{Arc, LazyLock},
     time::{Duration, Instant},
 };
 
@@ -16,7 +15,10 @@ use serde_json::Value;
 use url::Url;
 
 use millwright::connectors::ConnectorError;
-use millwright_outbound::upstream::{Replay, Upstream};
+use millwright_outbound::{
+    tokens::Tokens,
+    upstream::{Replay, Upstream},
+};
 
 use crate::account::Account;
 
@@ -25,20 +27,11 @@ const TOKEN_PATH: &str = "services/rest/auth/oauth2/v1/token";
 const CLIENT_ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 /// An assertion's life: well inside NetSuite's hour, and the fifteen minutes some report.
 const ASSERTION_SECONDS: i64 = 300;
-/// A token is renewed this long before NetSuite would refuse it.
-const EARLY: Duration = Duration::from_secs(60);
 /// A token's life when NetSuite's answer does not say (it documents an hour).
 const DEFAULT_LIFETIME: Duration = Duration::from_secs(3600);
 
-/// An access token and when to stop using it.
-#[derive(Clone)]
-struct Token {
-    value: Arc<str>,
-    renew_at: Instant,
-}
-
 /// The tokens this process holds, by account fingerprint.
-static TOKENS: LazyLock<Mutex<HashMap<String, Token>>> = LazyLock::new(Default::default);
+static TOKENS: LazyLock<Tokens> = LazyLock::new(Tokens::default);
 
 /// The claims of a client assertion, as NetSuite's "request token structure" lists them.
 #[derive(Serialize)]
@@ -111,21 +104,17 @@ fn lifetime(answer: &Value) -> Duration {
 
 /// Drops the token held for the account, so the next call mints one.
 pub fn forget(account: &Account) {
-    TOKENS.lock().unwrap_or_else(|e| e.into_inner()).remove(&account.fingerprint);
+    TOKENS.forget(&account.fingerprint, None);
 }
 
 /// A token for the account: the one held, unless `stale` is the one a call was just refused
 /// with, or a new one from NetSuite.
 pub async fn token(upstream: &Upstream, account: &Account, stale: Option<&str>) -> Result<Arc<str>, ConnectorError> {
-    {
-        let mut held = TOKENS.lock().unwrap_or_else(|e| e.into_inner());
-        match held.get(&account.fingerprint) {
-            Some(t) if stale == Some(&*t.value) || t.renew_at <= Instant::now() => {
-                held.remove(&account.fingerprint);
-            }
-            Some(t) => return Ok(t.value.clone()),
-            None => {}
-        }
+    if let Some(stale) = stale {
+        TOKENS.forget(&account.fingerprint, Some(stale));
+    }
+    if let Some(token) = TOKENS.get(&account.fingerprint) {
+        return Ok(token);
     }
     let url = token_url(account)?;
     let assertion = assertion(account, chrono::Utc::now().timestamp())?;
@@ -144,17 +133,12 @@ pub async fn token(upstream: &Upstream, account: &Account, stale: Option<&str>) 
         return Err(refusal(answer.status.as_u16(), &answer.body));
     }
     let body = answer.json("the token endpoint")?;
-    let value: Arc<str> = body
+    let value = body
         .get("access_token")
         .and_then(Value::as_str)
         .filter(|t| !t.is_empty())
-        .ok_or_else(|| ConnectorError::Upstream("the token endpoint answered without an access_token".into()))?
-        .into();
-    let renew_at = asked + lifetime(&body).saturating_sub(EARLY);
-    TOKENS
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(account.fingerprint.clone(), Token { value: value.clone(), renew_at });
+        .ok_or_else(|| ConnectorError::Upstream("the token endpoint answered without an access_token".into()))?;
+    let value = TOKENS.put(&account.fingerprint, value, asked, lifetime(&body));
     tracing::info!(account = %account.id, "NetSuite access token issued");
     Ok(value)
 }

@@ -17,10 +17,8 @@ use base64::Engine;
 use chrono::{DateTime, Utc};
 use reqwest::{Method, RequestBuilder, Url, header};
 use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha256};
 use std::{
-    collections::{BTreeMap, HashMap},
-    sync::Mutex,
+    collections::BTreeMap,
     time::{Duration, Instant},
 };
 
@@ -29,7 +27,10 @@ use millwright::{
     connectors::{Changes, Connector, ConnectorError, Credentials, key_of},
     entities::{Entity, Record},
 };
-use millwright_outbound::upstream::{Answer, Replay, Upstream};
+use millwright_outbound::{
+    tokens::{self, Tokens},
+    upstream::{Answer, Replay, Upstream},
+};
 
 use mapping::{ASSET_STATUSES, PO_STATUSES, WO_STATUSES};
 
@@ -184,12 +185,9 @@ struct Csrf {
 pub struct Sap {
     upstream: Upstream,
     flavour: Flavour,
-    /// OAuth access tokens by a digest of token URL, client id and secret, with their expiry.
-    tokens: Mutex<HashMap<String, (String, Instant)>>,
+    /// OAuth access tokens by a digest of token URL, client id and secret.
+    tokens: Tokens,
 }
-
-/// An OAuth token is used until this long before it expires.
-const TOKEN_MARGIN: Duration = Duration::from_secs(60);
 
 /// The status function imports of maintenance orders: from, to, function.
 pub const WO_FUNCTIONS: [(&str, &str, &str); 4] = [
@@ -206,7 +204,7 @@ fn rejected(what: &str) -> ConnectorError {
 impl Sap {
     /// A connector of the flavour, sending through `upstream`.
     pub fn new(upstream: Upstream, flavour: Flavour) -> Self {
-        Self { upstream, flavour, tokens: Mutex::new(HashMap::new()) }
+        Self { upstream, flavour, tokens: Tokens::default() }
     }
 
     /// The session of a connection: its base URL, how it authenticates, its SAP client.
@@ -247,12 +245,11 @@ impl Sap {
 
     /// An OAuth 2.0 client-credentials token, cached until shortly before it expires.
     async fn access_token(&self, url: &str, id: &str, secret: &str) -> Result<String, ConnectorError> {
-        let cache_key = hex::encode(Sha256::digest(format!("{url}\n{id}\n{secret}").as_bytes()));
-        if let Some((token, until)) = self.tokens.lock().ok().and_then(|t| t.get(&cache_key).cloned())
-            && until > Instant::now()
-        {
-            return Ok(token);
+        let cache_key = tokens::key(&[url, id, secret]);
+        if let Some(token) = self.tokens.get(&cache_key) {
+            return Ok(token.to_string());
         }
+        let asked = Instant::now();
         let endpoint = Url::parse(url).map_err(|_| rejected("tokenUrl is not a URL"))?;
         let answer = self
             .upstream
@@ -276,10 +273,7 @@ impl Sap {
             .as_str()
             .ok_or_else(|| ConnectorError::Upstream("the token answer has no access_token".into()))?;
         let lifetime = Duration::from_secs(body["expires_in"].as_u64().unwrap_or(300));
-        if let Ok(mut cache) = self.tokens.lock() {
-            cache.insert(cache_key, (token.to_owned(), Instant::now() + lifetime.saturating_sub(TOKEN_MARGIN)));
-        }
-        Ok(token.to_owned())
+        Ok(self.tokens.put(&cache_key, token, asked, lifetime).to_string())
     }
 
     /// The URL of a path under the system's origin with query options (and the SAP client).
@@ -690,6 +684,7 @@ impl Connector for Sap {
 mod tests {
     use super::*;
     use millwright::webhooks::AddressPolicy;
+    use std::collections::HashMap;
 
     fn session(client: Option<&str>) -> Session {
         Session {
