@@ -251,8 +251,9 @@ pub fn systems() -> Vec<System> {
             1,
             &[Cloud],
             vec![
-                field("email", true, false, "UpKeep user email"),
-                field("password", true, true, "UpKeep user password"),
+                field("email", true, false, "Email of the UpKeep user the connection acts as"),
+                field("password", true, true, "That user's UpKeep password"),
+                field("baseUrl", false, false, "UpKeep's API address, when not https://api.onupkeep.com/api/v2"),
             ],
         ),
         system(

@@ -243,6 +243,9 @@ pub fn demo_connection(system: &str, user: &str) -> Value {
     credentials["baseUrl"] = json!(format!("{origin}{path}"));
     if credentials.get("apiKey").is_some() {
         credentials["apiKey"] = json!(format!("demo-{user}"));
+    } else if credentials.get("email").is_some() {
+        // UpKeep: the user (its email) is the tenant.
+        credentials["email"] = json!(format!("{}@demo.example", user.to_lowercase()));
     } else if credentials.get("certificateId").is_some() {
         // NetSuite: the integration (client id) is the tenant.
         credentials["clientId"] = json!(format!("demo-{user}"));

@@ -9,8 +9,9 @@ use millwright_netsuite::NetSuite;
 use millwright_outbound::upstream::Upstream;
 use millwright_sandbox::Sandbox;
 use millwright_sap::{Flavour, Sap};
+use millwright_upkeep::UpKeep;
 
-/// The connectors that ship: the sandbox, SAP S/4HANA, SAP ECC, IBM Maximo and NetSuite, the real ones
+/// The connectors that ship: the sandbox, SAP S/4HANA, SAP ECC, IBM Maximo, NetSuite and UpKeep, the real ones
 /// sharing one HTTP client under the address rules.
 pub fn standard(addresses: AddressPolicy) -> Connectors {
     let upstream = Upstream::new(addresses);
@@ -19,7 +20,8 @@ pub fn standard(addresses: AddressPolicy) -> Connectors {
         .with("sap_s4hana", Arc::new(Sap::new(upstream.clone(), Flavour::S4Hana)))
         .with("sap_ecc", Arc::new(Sap::new(upstream.clone(), Flavour::Ecc)))
         .with("ibm_maximo", Arc::new(Maximo::new(upstream.clone())))
-        .with("netsuite", Arc::new(NetSuite::new(upstream)))
+        .with("netsuite", Arc::new(NetSuite::new(upstream.clone())))
+        .with("upkeep", Arc::new(UpKeep::new(upstream)))
 }
 
 /// What the shipped connectors support, without the connectors: for functions that check a
@@ -31,6 +33,7 @@ pub fn described() -> Connectors {
         .describing("sap_ecc", millwright_sap::capabilities)
         .describing("ibm_maximo", millwright_maximo::capabilities)
         .describing("netsuite", millwright_netsuite::capabilities)
+        .describing("upkeep", millwright_upkeep::capabilities)
 }
 
 #[cfg(test)]
@@ -54,7 +57,7 @@ mod tests {
     #[test]
     fn the_descriptions_are_what_the_connectors_declare() {
         let (working, described) = (standard(Default::default()), described());
-        for system in ["sandbox", "sap_s4hana", "sap_ecc", "ibm_maximo", "netsuite"] {
+        for system in ["sandbox", "sap_s4hana", "sap_ecc", "ibm_maximo", "netsuite", "upkeep"] {
             let declared = working.get(system).unwrap().capabilities();
             assert_eq!(described.capabilities(system).as_ref(), Some(&declared), "{system}");
             assert!(described.get(system).is_none(), "no connector: {system}");

@@ -38,6 +38,11 @@ pub fn steps(system: &str) -> &'static [&'static str] {
             "Enter the account id (such as 1234567 or 1234567_SB1), the Client ID, the Certificate ID and the \
              certificate's private key (PEM).",
         ],
+        "upkeep" => &[
+            "UpKeep's API comes with the Business Plus plan. Pick (or invite) the UpKeep user the connection \
+             acts as: what it sees and may change in UpKeep is what the connection sees and changes.",
+            "Enter that user's email and password.",
+        ],
         _ => &[],
     }
 }

@@ -14,4 +14,5 @@ mod netsuite;
 mod routes;
 mod stored;
 mod syncs;
+mod upkeep;
 mod webhooks;
