@@ -229,6 +229,13 @@ impl Entity {
                 ("parentKey", Text),
                 ("type", Text),
                 ("isActive", Bool),
+                // Space, as workplace systems keep it: floor area in `areaUnit`, the people it
+                // seats, what it is used for and which department holds it.
+                ("area", Decimal),
+                ("areaUnit", Text),
+                ("capacity", Decimal),
+                ("spaceUse", Text),
+                ("department", Text),
             ],
         }
     }

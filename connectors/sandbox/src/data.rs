@@ -22,6 +22,14 @@ const LOCATION_KINDS: [(&str, &str, &str); 4] = [
     ("L2", "Production line 2", "production"),
 ];
 
+/// Each kind's space: area in m², people it seats, its use, the department holding it.
+const SPACES: [(&str, &str, &str, &str); 4] = [
+    ("120", "4", "Storage", "Maintenance"),
+    ("250", "12", "Workshop", "Maintenance"),
+    ("900", "30", "Production", "Operations"),
+    ("900", "30", "Production", "Operations"),
+];
+
 /// (key, name, status): the last one is blocked and refuses orders.
 pub const VENDORS: [(&str, &str, &str); 7] = [
     ("V-1001", "Nordic Fasteners GmbH", "active"),
@@ -138,7 +146,9 @@ fn sites() -> Vec<Record> {
 fn locations() -> Vec<Record> {
     let mut out = Vec::new();
     for (s, (site, site_name, _, _)) in SITES.iter().enumerate() {
-        for (k, (kind, name, kind_type)) in LOCATION_KINDS.iter().enumerate() {
+        for (k, ((kind, name, kind_type), (area, capacity, space_use, department))) in
+            LOCATION_KINDS.iter().zip(SPACES).enumerate()
+        {
             let key = location_key(site, kind);
             let t = epoch() - Duration::days(300) + Duration::hours((s * 7 + k) as i64);
             out.push(record(
@@ -146,7 +156,8 @@ fn locations() -> Vec<Record> {
                 t,
                 t,
                 json!({"code": key, "name": format!("{site_name} {name}"), "statusKey": "active",
-                       "siteKey": site, "type": kind_type, "isActive": true}),
+                       "siteKey": site, "type": kind_type, "isActive": true, "area": area, "areaUnit": "m2",
+                       "capacity": capacity, "spaceUse": space_use, "department": department}),
                 json!({"LOCATION": key, "SITEID": site, "TYPE": kind_type.to_uppercase()}),
             ));
         }
