@@ -37,6 +37,13 @@ pub struct FieldRule {
     pub required: bool,
 }
 
+impl FieldRule {
+    /// Rules from `(field, required)` pairs, as connectors declare them.
+    pub fn list(fields: &[(&'static str, bool)]) -> Vec<FieldRule> {
+        fields.iter().map(|&(field, required)| FieldRule { field, required }).collect()
+    }
+}
+
 /// One status of an entity in the system.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Status {
@@ -93,14 +100,7 @@ pub struct Capabilities(pub Vec<EntityCapabilities>);
 impl Capabilities {
     /// The capabilities for an entity (an entity the system does not know supports nothing).
     pub fn of(&self, entity: Entity) -> EntityCapabilities {
-        self.0.iter().find(|c| c.entity == entity).cloned().unwrap_or(EntityCapabilities {
-            entity,
-            operations: Vec::new(),
-            creatable: Vec::new(),
-            updatable: Vec::new(),
-            statuses: Vec::new(),
-            rules: Vec::new(),
-        })
+        self.0.iter().find(|c| c.entity == entity).cloned().unwrap_or_else(|| EntityCapabilities::none(entity))
     }
 
     /// The entities the system can list — the ones a sync can copy — in the API's order.
@@ -175,6 +175,23 @@ fn not_settable(field: &str, why: &str) -> ApiError {
 }
 
 impl EntityCapabilities {
+    /// An entity the system does nothing with.
+    pub fn none(entity: Entity) -> Self {
+        Self {
+            entity,
+            operations: Vec::new(),
+            creatable: Vec::new(),
+            updatable: Vec::new(),
+            statuses: Vec::new(),
+            rules: Vec::new(),
+        }
+    }
+
+    /// An entity the system only lets read: list and get, with these statuses.
+    pub fn read_only(entity: Entity, statuses: Vec<Status>) -> Self {
+        Self { operations: vec![Operation::List, Operation::Get], statuses, ..Self::none(entity) }
+    }
+
     /// 405 unless the system supports the operation on this entity.
     pub fn require(&self, operation: Operation) -> Result<(), ApiError> {
         if self.operations.contains(&operation) {

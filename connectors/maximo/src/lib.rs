@@ -314,7 +314,7 @@ fn entity(
     EntityCapabilities {
         entity,
         operations,
-        creatable: creatable.iter().map(|&(field, required)| FieldRule { field, required }).collect(),
+        creatable: FieldRule::list(creatable),
         updatable,
         statuses: shape(entity).map(Shape::statuses).unwrap_or_default(),
         rules,
@@ -333,7 +333,7 @@ fn transitions(allowed: &[(&'static str, &[&'static str])]) -> StateRule {
 pub fn capabilities() -> Capabilities {
     use Operation::*;
     let lifecycle = || vec![List, Get, Create, Update, ChangeStatus];
-    let read_only = |e| entity(e, vec![List, Get], &[], Vec::new(), Vec::new());
+    let read_only = |e| EntityCapabilities::read_only(e, shape(e).map(Shape::statuses).unwrap_or_default());
     Capabilities(vec![
         entity(
             Entity::PurchaseOrders,

@@ -110,22 +110,11 @@ fn unsupported<T>() -> Result<T, ConnectorError> {
 /// vendors, materials (inventory items), inventories, sites (subsidiaries) and locations read.
 pub fn capabilities() -> Capabilities {
     use Operation::*;
-    let read_only = |entity| EntityCapabilities {
-        entity,
-        operations: vec![List, Get],
-        creatable: Vec::new(),
-        updatable: Vec::new(),
-        statuses: Vec::new(),
-        rules: Vec::new(),
-    };
-    let rules = |fields: &[(&'static str, bool)]| {
-        fields.iter().map(|&(field, required)| FieldRule { field, required }).collect()
-    };
     Capabilities(vec![
         EntityCapabilities {
             entity: Entity::PurchaseOrders,
             operations: vec![List, Get, Create, Update],
-            creatable: rules(&[
+            creatable: FieldRule::list(&[
                 ("vendorKey", true),
                 ("siteKey", true),
                 ("locationKey", false),
@@ -148,11 +137,11 @@ pub fn capabilities() -> Capabilities {
                 description: "NetSuite's approval workflow locks an approved purchase order",
             }],
         },
-        read_only(Entity::Materials),
-        read_only(Entity::Inventories),
-        read_only(Entity::Vendors),
-        read_only(Entity::Sites),
-        read_only(Entity::Locations),
+        EntityCapabilities::read_only(Entity::Materials, Vec::new()),
+        EntityCapabilities::read_only(Entity::Inventories, Vec::new()),
+        EntityCapabilities::read_only(Entity::Vendors, Vec::new()),
+        EntityCapabilities::read_only(Entity::Sites, Vec::new()),
+        EntityCapabilities::read_only(Entity::Locations, Vec::new()),
     ])
 }
 

@@ -50,19 +50,8 @@ fn statuses(list: &[(&'static str, &'static str)]) -> Vec<Status> {
     list.iter().map(|&(key, name)| Status { key, name }).collect()
 }
 
-fn rules(fields: &[(&'static str, bool)]) -> Vec<FieldRule> {
-    fields.iter().map(|&(field, required)| FieldRule { field, required }).collect()
-}
-
 fn read_only(entity: Entity, list: &[(&'static str, &'static str)]) -> EntityCapabilities {
-    EntityCapabilities {
-        entity,
-        operations: vec![Operation::List, Operation::Get],
-        creatable: Vec::new(),
-        updatable: Vec::new(),
-        statuses: statuses(list),
-        rules: Vec::new(),
-    }
+    EntityCapabilities::read_only(entity, statuses(list))
 }
 
 /// What the sandbox supports: full lifecycles for purchase orders, work orders and assets;
@@ -73,7 +62,7 @@ pub fn capabilities() -> Capabilities {
         EntityCapabilities {
             entity: Entity::PurchaseOrders,
             operations: vec![List, Get, Create, Update, ChangeStatus, Delete],
-            creatable: rules(&[
+            creatable: FieldRule::list(&[
                 ("vendorKey", true),
                 ("siteKey", true),
                 ("currencyKey", true),
@@ -111,7 +100,7 @@ pub fn capabilities() -> Capabilities {
         EntityCapabilities {
             entity: Entity::WorkOrders,
             operations: vec![List, Get, Create, Update, ChangeStatus],
-            creatable: rules(&[
+            creatable: FieldRule::list(&[
                 ("title", true),
                 ("siteKey", true),
                 ("assetKey", false),
@@ -143,7 +132,7 @@ pub fn capabilities() -> Capabilities {
         EntityCapabilities {
             entity: Entity::Assets,
             operations: vec![List, Get, Create, Update, ChangeStatus, Delete],
-            creatable: rules(&[
+            creatable: FieldRule::list(&[
                 ("name", true),
                 ("siteKey", true),
                 ("locationKey", false),

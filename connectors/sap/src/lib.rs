@@ -438,10 +438,6 @@ fn statuses(list: &[(&str, &'static str, &'static str)]) -> Vec<Status> {
     list.iter().map(|&(_, key, name)| Status { key, name }).collect()
 }
 
-fn rules(fields: &[(&'static str, bool)]) -> Vec<FieldRule> {
-    fields.iter().map(|&(field, required)| FieldRule { field, required }).collect()
-}
-
 /// What SAP supports through these services. Purchase orders are released by SAP's own
 /// workflow, so their status is read, not set; maintenance orders move by function imports.
 pub fn capabilities() -> Capabilities {
@@ -454,7 +450,7 @@ pub fn capabilities() -> Capabilities {
         EntityCapabilities {
             entity: Entity::PurchaseOrders,
             operations: vec![List, Get, Create, Update],
-            creatable: rules(&[
+            creatable: FieldRule::list(&[
                 ("vendorKey", true),
                 ("siteKey", true),
                 ("currencyKey", false),

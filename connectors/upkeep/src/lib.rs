@@ -173,23 +173,12 @@ fn body(entity: Entity, unified: &Record) -> Result<Value, ConnectorError> {
 /// locations read.
 pub fn capabilities() -> Capabilities {
     use Operation::*;
-    let rules = |fields: &[(&'static str, bool)]| {
-        fields.iter().map(|&(field, required)| FieldRule { field, required }).collect()
-    };
-    let read_only = |entity| EntityCapabilities {
-        entity,
-        operations: vec![List, Get],
-        creatable: Vec::new(),
-        updatable: Vec::new(),
-        statuses: Vec::new(),
-        rules: Vec::new(),
-    };
     let wo_fields = ["title", "instructions", "severity", "categoryName", "dueAt", "assetKey", "locationKey"];
     Capabilities(vec![
         EntityCapabilities {
             entity: Entity::PurchaseOrders,
             operations: vec![List, Get, Create, Update, ChangeStatus],
-            creatable: rules(&[
+            creatable: FieldRule::list(&[
                 ("title", true),
                 ("description", false),
                 ("vendorKey", false),
@@ -223,12 +212,12 @@ pub fn capabilities() -> Capabilities {
             statuses: statuses(&WO_STATUSES),
             rules: Vec::new(),
         },
-        read_only(Entity::Assets),
-        read_only(Entity::Materials),
-        read_only(Entity::Inventories),
-        read_only(Entity::Vendors),
-        read_only(Entity::Sites),
-        read_only(Entity::Locations),
+        EntityCapabilities::read_only(Entity::Assets, Vec::new()),
+        EntityCapabilities::read_only(Entity::Materials, Vec::new()),
+        EntityCapabilities::read_only(Entity::Inventories, Vec::new()),
+        EntityCapabilities::read_only(Entity::Vendors, Vec::new()),
+        EntityCapabilities::read_only(Entity::Sites, Vec::new()),
+        EntityCapabilities::read_only(Entity::Locations, Vec::new()),
     ])
 }
 
