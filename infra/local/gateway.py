@@ -238,7 +238,10 @@ def main():
     parser.add_argument("--functions", required=True, help="the functions (JSON, written by the provisioner)")
     parser.add_argument("--env-file", required=True, help="the functions' environment, KEY=VALUE lines")
     parser.add_argument("--binaries", required=True, help="the directory of the function binaries")
-    parser.add_argument("--max-instances", type=int, default=10, help="instances per function at most")
+    # AWS starts an instance for every request that finds none free (up to the account's 1,000);
+    # a low cap here queues one connection's requests behind another's stalled ones, which AWS
+    # never does.
+    parser.add_argument("--max-instances", type=int, default=32, help="instances per function at most")
     parser.add_argument(
         "--integration-seconds", type=float, default=INTEGRATION_SECONDS, help="how long a request waits for its function"
     )
