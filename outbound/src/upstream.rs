@@ -169,6 +169,17 @@ impl Upstream {
     /// answer that is not transient — errors such as 400 or 404 included, for the connector to
     /// read — or what the last failure means.
     pub async fn send(&self, replay: Replay, build: impl Fn() -> RequestBuilder) -> Result<Answer, ConnectorError> {
+        self.send_judged(replay, build, |answer| transient(answer.status, replay)).await
+    }
+
+    /// `send`, with the caller judging which answers are transient: for systems whose refusals
+    /// come as HTTP 500 with a body that says whether trying again can help (SOAP faults).
+    pub async fn send_judged(
+        &self,
+        replay: Replay,
+        build: impl Fn() -> RequestBuilder,
+        transient: impl Fn(&Answer) -> bool,
+    ) -> Result<Answer, ConnectorError> {
         let mut wait = self.policy.backoff;
         let mut attempt = 1;
         loop {
@@ -210,10 +221,11 @@ impl Upstream {
                     if replay == Replay::Unsafe && uncertain(status) {
                         return Err(unknown(format!("HTTP {status}"), status == StatusCode::GATEWAY_TIMEOUT));
                     }
-                    if !transient(status, replay) {
-                        return Ok(Answer { status, headers, body });
+                    let answer = Answer { status, headers, body };
+                    if !transient(&answer) {
+                        return Ok(answer);
                     }
-                    let asked = retry_after(&headers, Utc::now());
+                    let asked = retry_after(&answer.headers, Utc::now());
                     let detail = format!("HTTP {status}");
                     if asked.is_some_and(|a| a > self.policy.max_wait) || last {
                         let detail = match asked {

@@ -778,3 +778,23 @@ def test_the_stand_in_starts_from_its_own_folder_alone(tmp_path, tenant):
         assert len(served.rows(tenant, "vw_WS_Spaces")) == len(seed_rows("vw_WS_Spaces"))
     finally:
         stop(process)
+
+
+def test_recent_dates_move_every_date_by_the_same_whole_days(tenant):
+    process, served = start(SERVER, "--recent")
+    try:
+        views = ("vw_WS_Sites", "vw_WS_Spaces", "vw_WS_Assets", "vw_WS_WorkOrders")
+        moved = {view: {int(r[next(iter(r))]): r for r in served.rows(tenant, view)} for view in views}
+    finally:
+        stop(process)
+    newest = max(datetime.fromisoformat(r["ModifiedDate"]) for rows in moved.values() for r in rows.values())
+    assert newest.date() == (datetime.now(timezone.utc) - timedelta(days=1)).date(), "the newest change was yesterday"
+    shifts = set()
+    for view in views:
+        for row in seed_rows(view):
+            served_row = moved[view][next(iter(row.values()))]
+            for column, value in row.items():
+                if isinstance(value, str) and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", value):
+                    shift = datetime.fromisoformat(served_row[column]) - datetime.fromisoformat(value)
+                    shifts.add(shift)
+    assert len(shifts) == 1 and next(iter(shifts)) % timedelta(days=1) == timedelta(0), shifts

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use millwright::{catalog::SANDBOX, connectors::Connectors, webhooks::AddressPolicy};
+use millwright_fm_systems::FmSystems;
 use millwright_maximo::Maximo;
 use millwright_netsuite::NetSuite;
 use millwright_outbound::upstream::Upstream;
@@ -11,8 +12,8 @@ use millwright_sandbox::Sandbox;
 use millwright_sap::{Flavour, Sap};
 use millwright_upkeep::UpKeep;
 
-/// The connectors that ship: the sandbox, SAP S/4HANA, SAP ECC, IBM Maximo, NetSuite and UpKeep, the real ones
-/// sharing one HTTP client under the address rules.
+/// The connectors that ship: the sandbox, SAP S/4HANA, SAP ECC, IBM Maximo, NetSuite, FM:Systems
+/// and UpKeep, the real ones sharing one HTTP client under the address rules.
 pub fn standard(addresses: AddressPolicy) -> Connectors {
     let upstream = Upstream::new(addresses);
     Connectors::default()
@@ -21,6 +22,7 @@ pub fn standard(addresses: AddressPolicy) -> Connectors {
         .with("sap_ecc", Arc::new(Sap::new(upstream.clone(), Flavour::Ecc)))
         .with("ibm_maximo", Arc::new(Maximo::new(upstream.clone())))
         .with("netsuite", Arc::new(NetSuite::new(upstream.clone())))
+        .with("fm_systems", Arc::new(FmSystems::new(upstream.clone())))
         .with("upkeep", Arc::new(UpKeep::new(upstream)))
 }
 
@@ -33,6 +35,7 @@ pub fn described() -> Connectors {
         .describing("sap_ecc", millwright_sap::capabilities)
         .describing("ibm_maximo", millwright_maximo::capabilities)
         .describing("netsuite", millwright_netsuite::capabilities)
+        .describing("fm_systems", millwright_fm_systems::capabilities)
         .describing("upkeep", millwright_upkeep::capabilities)
 }
 
@@ -51,13 +54,13 @@ mod tests {
             maximo.entities.iter().filter(|e| e.operations.contains(&Operation::List)).map(|e| e.entity).collect();
         assert!(maximo.available && !listable.is_empty());
         assert_eq!(offered, listable, "the default syncEntities, in the API's order");
-        assert!((!of("fm_systems").available && of("fm_systems").entities.is_empty()));
+        assert!((!of("fiix").available && of("fiix").entities.is_empty()));
     }
 
     #[test]
     fn the_descriptions_are_what_the_connectors_declare() {
         let (working, described) = (standard(Default::default()), described());
-        for system in ["sandbox", "sap_s4hana", "sap_ecc", "ibm_maximo", "netsuite", "upkeep"] {
+        for system in ["sandbox", "sap_s4hana", "sap_ecc", "ibm_maximo", "netsuite", "fm_systems", "upkeep"] {
             let declared = working.get(system).unwrap().capabilities();
             assert_eq!(described.capabilities(system).as_ref(), Some(&declared), "{system}");
             assert!(described.get(system).is_none(), "no connector: {system}");

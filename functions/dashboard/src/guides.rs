@@ -43,6 +43,15 @@ pub fn steps(system: &str) -> &'static [&'static str] {
              acts as: what it sees and may change in UpKeep is what the connection sees and changes.",
             "Enter that user's email and password.",
         ],
+        "fm_systems" => &[
+            "In FMS:Workplace, open System Administration → Modify System Settings → Web Services and set up the \
+             Web Services user (Web Services User Setting).",
+            "Grant that user the views that hold sites, buildings, floors, spaces, assets and work orders (and the \
+             procedure of work orders modified since a date, if you have one). Their names go in the optional \
+             fields below when they are not the defaults shown.",
+            "Enter the web service's address (https://<company>.fmshosted.com, or the whole …/FMInteractWebService.svc \
+             address of a test tenant), the user's name and password.",
+        ],
         _ => &[],
     }
 }

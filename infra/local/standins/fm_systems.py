@@ -125,7 +125,11 @@ user name read from the body, whatever the password); `match` is looked for in
     POST /_standin/settings {"tenant", "password"?, "resultFormat"?: "xml" | "json"}
         the tenant's password (as its FMS administrator would change it) and result mode.
 
-    python3 infra/local/standins/fm_systems.py --port 8096 [--host 127.0.0.1] [--result-format xml|json]
+    python3 infra/local/standins/fm_systems.py --port 8096 [--host 127.0.0.1] [--result-format xml|json] [--recent]
+
+With --recent (as scripts/dev starts it) each tenant's dates move forward by whole days so that its
+newest change was yesterday, keeping the sample inside a sync's default 365-day window; without it
+the dates are the seed's (the dossier's examples).
 
 prints `fm-systems stand-in on http://127.0.0.1:8096` once it listens (--port 0 picks a free port).
 Nothing outside this folder is read: the stand-in starts on a bare checkout.
@@ -544,7 +548,8 @@ def parse_parameters(text):
 class Catalog:
     """The seed: web-service users and objects (views with rows, procedures over views)."""
 
-    def __init__(self, data):
+    def __init__(self, data, recent=False):
+        self.recent = recent
         self.users = {}
         for user in data["webServiceUsers"]:
             if not isinstance(user["userName"], str) or not isinstance(user["password"], str):
@@ -625,9 +630,28 @@ class Catalog:
     def tenant(self, user):
         """A new tenant's state: its copy of every view's rows, its grants, password and clock."""
         profile = self.profile(user)
-        return {"rows": {view.name: copy.deepcopy(view.rows) for view in self.views()},
+        rows = {view.name: copy.deepcopy(view.rows) for view in self.views()}
+        if self.recent:
+            self.bring_forward(rows)
+        return {"rows": rows,
                 "granted": self.granted(profile["allowed"]), "password": profile["password"],
                 "format": None, "clock": None}
+
+    def bring_forward(self, rows):
+        """Moves every date of a tenant's rows forward by whole days, so that its newest change was
+        yesterday: the sample then stays inside a sync's default window (--recent)."""
+        kinds = {view.name: view.columns for view in self.views()}
+        changes = [parse_moment(row[MODIFIED]) for name, table in rows.items() for row in table
+                   if row.get(MODIFIED) and kinds[name].get(MODIFIED) == "datetime"]
+        if not changes:
+            return
+        yesterday = datetime.now(timezone.utc).date() - timedelta(days=1)
+        days = timedelta(days=(yesterday - max(changes).date()).days)
+        for name, table in rows.items():
+            for row in table:
+                for column, kind in kinds[name].items():
+                    if kind == "datetime" and row.get(column):
+                        row[column] = moment_text(parse_moment(row[column]) + days)
 
     def select(self, obj, rows, parameters):
         """The rows of `obj` (a view or procedure) the parameters select, in key order."""
@@ -1091,9 +1115,11 @@ def main():
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--result-format", choices=("xml", "json"), default="xml",
                         help="GetDataResult's default form (a tenant's own: POST /_standin/settings)")
+    parser.add_argument("--recent", action="store_true",
+                        help="move each tenant's dates forward by whole days, its newest change yesterday")
     args = parser.parse_args()
     try:
-        catalog = Catalog(json.loads(SEED_FILE.read_text("utf-8")))
+        catalog = Catalog(json.loads(SEED_FILE.read_text("utf-8")), recent=args.recent)
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
         parser.error(f"the seed data in {SEED_FILE} does not hold: {error}")
     server = ThreadingHTTPServer((args.host, args.port), Handler)

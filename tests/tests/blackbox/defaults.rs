@@ -39,13 +39,13 @@ pub(crate) async fn fire_schedule(connection_id: &str) {
     sqs.send_message().queue_url(queue).message_body(input).send().await.unwrap();
 }
 
-/// Connects a stand-in with the demo body and nothing else, then follows a user: purchase
-/// orders to read without a sync call, a manual sync of the defaults, a scheduled firing.
-async fn connect_with_defaults_and_use(system: &str) {
+/// Connects a stand-in with the demo body and nothing else, then follows a user: records of
+/// `entity` to read without a sync call, a manual sync of the defaults, a scheduled firing.
+async fn connect_with_defaults_and_use(system: &str, entity: &str) {
     let (api, key) = (Api::new(), account(10));
     let user = format!("D{}", &ulid::Ulid::new().to_string()[16..]);
     let entities = listable(&api, system).await;
-    assert!(entities.contains(&"purchase-orders".to_owned()), "{entities:?}");
+    assert!(entities.contains(&entity.to_owned()), "{entities:?}");
 
     let connected = api.post("/v1/connections", &key, demo_connection(system, &user)).await;
     assert_eq!(connected.status, StatusCode::CREATED, "{}", connected.body);
@@ -57,15 +57,15 @@ async fn connect_with_defaults_and_use(system: &str) {
     assert_eq!(initial["mode"], "full");
     assert_eq!(initial["syncIds"].as_array().unwrap().len(), entities.len(), "{initial}");
 
-    // No sync call: purchase orders come, and the connection says when the first sync has ended.
-    let orders = wait_for("purchase orders from the first sync", Duration::from_millis(500), || async {
-        let read = api.get("/v1/purchase-orders", token).await;
+    // No sync call: records come, and the connection says when the first sync has ended.
+    let records = wait_for(&format!("{entity} from the first sync"), Duration::from_millis(500), || async {
+        let read = api.get(&format!("/v1/{entity}"), token).await;
         assert_eq!(read.status, StatusCode::OK, "{}", read.body);
         let data = read.body["data"].as_array().unwrap().clone();
         if data.is_empty() { Err("none yet".to_owned()) } else { Ok(data) }
     })
     .await;
-    assert!(orders.iter().all(|o| o["key"].is_string() && o["lineItems"].is_array()), "{orders:?}");
+    assert!(records.iter().all(|r| r["key"].is_string() && r["updatedAt"].is_string()), "{records:?}");
     first_sync_succeeds(&api, token, &connected.body).await;
     let after = api.get(&format!("/v1/connections/{id}"), &key).await.body["connection"].clone();
     assert!(after.get("initialSyncPending").is_none(), "nothing pending once every first run ended: {after}");
@@ -92,12 +92,17 @@ async fn connect_with_defaults_and_use(system: &str) {
 
 #[tokio::test]
 async fn maximo_connected_with_no_settings_syncs_at_once_and_on_schedule() {
-    connect_with_defaults_and_use("ibm_maximo").await;
+    connect_with_defaults_and_use("ibm_maximo", "purchase-orders").await;
 }
 
 #[tokio::test]
 async fn sap_s4hana_connected_with_no_settings_syncs_at_once_and_on_schedule() {
-    connect_with_defaults_and_use("sap_s4hana").await;
+    connect_with_defaults_and_use("sap_s4hana", "purchase-orders").await;
+}
+
+#[tokio::test]
+async fn fm_systems_connected_with_no_settings_syncs_at_once_and_on_schedule() {
+    connect_with_defaults_and_use("fm_systems", "locations").await;
 }
 
 #[tokio::test]
@@ -113,11 +118,10 @@ async fn settings_a_system_cannot_honour_are_refused_before_anything_is_charged(
 
     // A system the catalogue lists as unavailable is refused as such, not as a passing outage.
     let systems = api.call(Method::GET, "/v1/systems", None, None).await.body;
-    let fm = systems["data"].as_array().unwrap().iter().find(|s| s["id"] == "fm_systems").unwrap().clone();
-    assert_eq!((&fm["available"], &fm["entities"]), (&json!(false), &json!([])), "{fm}");
-    let credentials = json!({"baseUrl": "https://fm.example.com", "username": "u", "password": "p"});
-    let unavailable =
-        api.post("/v1/connections", &key, json!({"system": "fm_systems", "credentials": credentials})).await;
+    let limble = systems["data"].as_array().unwrap().iter().find(|s| s["id"] == "limble").unwrap().clone();
+    assert_eq!((&limble["available"], &limble["entities"]), (&json!(false), &json!([])), "{limble}");
+    let credentials = json!({"clientId": "c", "clientSecret": "s"});
+    let unavailable = api.post("/v1/connections", &key, json!({"system": "limble", "credentials": credentials})).await;
     assert_eq!(unavailable.error(422, "SYSTEM_NOT_AVAILABLE").body["error"]["details"][0]["field"], "system");
     assert_eq!(api.credits(&key).await, before, "nothing charged");
 }

@@ -8,6 +8,7 @@ mod connectors;
 mod dashboard;
 mod defaults;
 mod entities;
+mod fm_systems;
 mod limits;
 mod management;
 mod netsuite;
