@@ -48,9 +48,14 @@ pub const VIEW: &str = "View";
 /// See `VIEW`.
 pub const PROCEDURE: &str = "StoredProcedure";
 
-/// `parameters` as `@Name=Value;@Name2=Value2`, each value percent-encoded.
+/// What a parameter value keeps as it is: letters, digits and what dates and codes hold.
+const PLAIN: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b':');
+
+/// `parameters` as `@Name=Value;@Name2=Value2`, each value percent-encoded (`;`, `=`, `%`, `+`
+/// and spaces among what is encoded).
 pub fn parameters(pairs: &[(&str, String)]) -> String {
-    let encode = |v: &str| percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC).to_string();
+    let encode = |v: &str| percent_encoding::utf8_percent_encode(v, PLAIN).to_string();
     pairs.iter().map(|(name, value)| format!("@{name}={}", encode(value))).collect::<Vec<_>>().join(";")
 }
 

@@ -245,23 +245,22 @@ pub struct Places {
     spaces: Tier,
 }
 
-/// One level of places: id → (parent's id, own code in lower case).
+/// One level of places: id → (parent's id, own code).
 type Tier = HashMap<String, (Option<String>, Option<String>)>;
 
-/// Rows by id: (parent id, code in lower case).
+/// Rows by id: (parent id, code).
 fn by_id(rows: &[Row], columns: &Columns, parent: &str, code: &str) -> Tier {
-    rows.iter()
-        .filter_map(|r| Some((key(r, columns)?, (cell(r, parent), cell(r, code).map(|c| c.to_lowercase())))))
-        .collect()
+    rows.iter().filter_map(|r| Some((key(r, columns)?, (cell(r, parent), cell(r, code))))).collect()
+}
+
+/// Whether a code is `wanted`, as SQL Server compares them (case-insensitively).
+fn same(code: &Option<String>, wanted: &str) -> bool {
+    code.as_deref().is_some_and(|c| c.eq_ignore_ascii_case(wanted))
 }
 
 /// The id of the child of `parent` whose code is `code`.
 fn find(level: &Tier, parent: &str, code: &str) -> Option<String> {
-    let code = code.to_lowercase();
-    level
-        .iter()
-        .find(|(_, (p, c))| p.as_deref() == Some(parent) && c.as_deref() == Some(&code))
-        .map(|(id, _)| id.clone())
+    level.iter().find(|(_, (p, c))| p.as_deref() == Some(parent) && same(c, code)).map(|(id, _)| id.clone())
 }
 
 impl Places {
@@ -295,10 +294,8 @@ impl Places {
         let floor = space.as_deref().and_then(|s| Self::parent(&self.spaces, s)).map(str::to_owned);
         let building = match &floor {
             Some(f) => Self::parent(&self.floors, f).map(str::to_owned),
-            None => building_code.and_then(|code| {
-                let code = code.to_lowercase();
-                self.buildings.iter().find(|(_, (_, c))| c.as_deref() == Some(&code)).map(|(id, _)| id.clone())
-            }),
+            None => building_code
+                .and_then(|code| self.buildings.iter().find(|(_, (_, c))| same(c, &code)).map(|(id, _)| id.clone())),
         };
         let floor = floor.or_else(|| find(&self.floors, building.as_deref()?, &floor_code?));
         let space = space.or_else(|| find(&self.spaces, floor.as_deref()?, &number?));
@@ -338,13 +335,12 @@ pub fn location(level: Level, row: &Row, places: &Places) -> Option<Record> {
         _ => building.as_deref().and_then(|b| places.site(b)),
     };
     // A code that says where it is: HQ1, HQ1-03, HQ1-03-0312.
-    let building_code = building.as_deref().and_then(|b| Places::code(&places.buildings, b)).map(str::to_uppercase);
+    let building_code = building.as_deref().and_then(|b| Places::code(&places.buildings, b)).map(str::to_owned);
     let code = match level {
         Level::Building => cell(row, BUILDING_CODE),
         Level::Floor => cell(row, FLOOR_CODE).map(|f| building_code.map_or(f.clone(), |b| format!("{b}-{f}"))),
         Level::Room => {
-            let floor_code =
-                cell(row, SPACE_FLOOR).and_then(|f| Places::code(&places.floors, &f).map(str::to_uppercase));
+            let floor_code = cell(row, SPACE_FLOOR).and_then(|f| Places::code(&places.floors, &f).map(str::to_owned));
             cell(row, SPACE_NUMBER)
                 .map(|n| [building_code, floor_code, Some(n)].into_iter().flatten().collect::<Vec<_>>().join("-"))
         }
@@ -386,4 +382,41 @@ pub fn work_order(row: &Row, places: &Places) -> Option<Record> {
     record.insert("locationKey".into(), location.map_or(Value::Null, Value::from));
     record.insert("siteKey".into(), site.map_or(Value::Null, Value::from));
     Some(record)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn row(v: Value) -> Row {
+        v.as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn places_are_found_by_id_or_by_codes_of_any_case() {
+        let buildings = [row(json!({"BuildingID": "30", "SiteID": "3", "BuildingCode": "Mtl1"}))];
+        let floors = [row(json!({"FloorID": "301", "BuildingID": "30", "FloorCode": "RDC"}))];
+        let spaces = [row(json!({"SpaceID": "5050", "FloorID": "301", "SpaceNumber": "R-010"}))];
+        let places = Places::of(&buildings, &floors, &spaces);
+        let by_codes = row(json!({"WorkOrderID": "1", "BuildingCode": "MTL1", "FloorCode": "rdc",
+            "SpaceNumber": "r-010", "Priority": "1 - Emergency", "Status": "Waiting Parts"}));
+        let wo = work_order(&by_codes, &places).unwrap();
+        assert_eq!((&wo["locationKey"], &wo["siteKey"]), (&json!("room-5050"), &json!("3")));
+        assert_eq!((&wo["severity"], &wo["statusKey"]), (&json!("urgent"), &json!("waiting_parts")));
+        let floor_only = row(json!({"AssetID": "7", "BuildingCode": "mtl1", "FloorCode": "RDC", "Status": "Retired"}));
+        let retired = asset(&floor_only, &places).unwrap();
+        assert_eq!(
+            (&retired["locationKey"], &retired["isActive"], &retired["statusKey"]),
+            (&json!("floor-301"), &json!(false), &json!("retired"))
+        );
+        let room = location(Level::Room, &spaces[0], &places).unwrap();
+        assert_eq!(
+            (&room["code"], &room["parentKey"], &room["siteKey"]),
+            (&json!("Mtl1-RDC-R-010"), &json!("floor-301"), &json!("3")),
+            "codes as the tenant writes them"
+        );
+        let nowhere = row(json!({"AssetID": "8", "BuildingCode": "ELSEWHERE"}));
+        assert_eq!(asset(&nowhere, &places).unwrap()["locationKey"], Value::Null);
+    }
 }
