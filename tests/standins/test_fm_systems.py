@@ -20,8 +20,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -31,6 +29,7 @@ from urllib.request import Request, urlopen
 from xml.etree import ElementTree as ET
 
 import pytest
+from standin_process import launch, stop
 
 REPO = Path(__file__).resolve().parents[2]
 SERVER = REPO / "infra" / "local" / "standins" / "fm_systems.py"
@@ -201,20 +200,8 @@ class Client:
 
 
 def start(script=SERVER, *args, cwd=None):
-    process = subprocess.Popen([sys.executable, str(script), "--port", "0", *args], stdout=subprocess.PIPE,
-                               text=True, cwd=cwd)
-    line = process.stdout.readline()
-    found = re.fullmatch(r"fm-systems stand-in on (http://127\.0\.0\.1:\d+)\n", line)
-    if not found:
-        process.terminate()
-        process.wait(10)
-    assert found, f"the stand-in did not start: {line!r}"
-    return process, Client(found.group(1))
-
-
-def stop(process):
-    process.terminate()
-    process.wait(10)
+    process, origin = launch(script, "fm-systems", *args, cwd=cwd)
+    return process, Client(origin)
 
 
 @pytest.fixture(scope="module")

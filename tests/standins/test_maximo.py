@@ -22,8 +22,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -33,6 +31,7 @@ from urllib.parse import quote, urlencode
 from urllib.request import Request, urlopen
 
 import pytest
+from standin_process import launch, stop
 
 REPO = Path(__file__).resolve().parents[2]
 SERVER = REPO / "infra" / "local" / "standins" / "maximo.py"
@@ -188,15 +187,8 @@ class Client:
 def start(script=SERVER, cwd=None):
     """A stand-in process and a Client of it (whose `started` is just before the process started)."""
     started = datetime.now(timezone.utc)  # the seed data is dated back from the stand-in's start
-    process = subprocess.Popen([sys.executable, str(script), "--port", "0", "--max-page-size", str(MAX_PAGE)],
-                               stdout=subprocess.PIPE, text=True, cwd=cwd)
-    line = process.stdout.readline()
-    found = re.fullmatch(r"maximo stand-in on (http://127\.0\.0\.1:\d+)\n", line)
-    if not found:
-        process.terminate()
-        process.wait(10)
-    assert found, f"the stand-in did not start: {line!r}"
-    served = Client(found.group(1))
+    process, origin = launch(script, "maximo", "--max-page-size", str(MAX_PAGE), cwd=cwd)
+    served = Client(origin)
     served.started = started
     return process, served
 
@@ -205,8 +197,7 @@ def start(script=SERVER, cwd=None):
 def client():
     process, served = start()
     yield served
-    process.terminate()
-    process.wait(10)
+    stop(process)
 
 
 @pytest.fixture
@@ -872,5 +863,4 @@ def test_the_stand_in_starts_from_its_own_folder_alone(tmp_path, tenant):
             str(n) for n in range(1001, 1026)]
         assert len(served.all(tenant, "mxapivendor")) == len(seed_records("mxapivendor"))
     finally:
-        process.terminate()
-        process.wait(10)
+        stop(process)

@@ -25,8 +25,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -37,6 +35,7 @@ from urllib.parse import urlencode
 from urllib.request import Request, urlopen
 
 import pytest
+from standin_process import launch, stop
 
 jwt = pytest.importorskip("jwt", reason="PyJWT is needed: .venv/bin/pip install -r infra/local/requirements.txt")
 
@@ -207,20 +206,8 @@ class Session:
 
 
 def start(*options, script=SERVER, cwd=None):
-    process = subprocess.Popen([sys.executable, str(script), "--port", "0", *options], stdout=subprocess.PIPE,
-                               text=True, cwd=cwd)
-    line = process.stdout.readline()
-    found = re.fullmatch(r"netsuite stand-in on (http://127\.0\.0\.1:\d+)\n", line)
-    if not found:
-        process.terminate()
-        process.wait(10)
-    assert found, f"the stand-in did not start: {line!r}"
-    return Server(found.group(1), process)
-
-
-def stop(server):
-    server.process.terminate()
-    server.process.wait(10)
+    process, origin = launch(script, "netsuite", *options, cwd=cwd)
+    return Server(origin, process)
 
 
 @pytest.fixture(scope="module")
@@ -228,7 +215,7 @@ def server():
     served = start()
     served.started = datetime.now(timezone.utc)
     yield served
-    stop(served)
+    stop(served.process)
 
 
 @pytest.fixture(scope="module")
@@ -237,7 +224,7 @@ def flagged():
     served = start("--expires-in-number", "--allow-iso-dates", "--token-lifetime", "1", "--max-results", "5",
                    "--account-id", "1234567_SB1", "--concurrency-limit", "3")
     yield served
-    stop(served)
+    stop(served.process)
 
 
 @pytest.fixture
@@ -1461,4 +1448,4 @@ def test_the_stand_in_starts_from_its_own_folder_alone(tmp_path, tenant):
     try:
         assert served.session(tenant).ids("purchaseOrder") == PO_IDS
     finally:
-        stop(served)
+        stop(served.process)

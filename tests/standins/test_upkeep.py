@@ -23,8 +23,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -34,6 +32,7 @@ from urllib.parse import quote, urlencode
 from urllib.request import Request, urlopen
 
 import pytest
+from standin_process import launch, stop
 
 REPO = Path(__file__).resolve().parents[2]
 SERVER = REPO / "infra" / "local" / "standins" / "upkeep.py"
@@ -197,15 +196,8 @@ class Session:
 def start(*args, script=SERVER, cwd=None):
     """A stand-in process and a Client of it (whose `started` is just before the process started)."""
     started = datetime.now(timezone.utc)
-    process = subprocess.Popen([sys.executable, str(script), "--port", "0", *args], stdout=subprocess.PIPE, text=True,
-                               cwd=cwd)
-    line = process.stdout.readline()
-    found = re.fullmatch(r"upkeep stand-in on (http://127\.0\.0\.1:\d+)\n", line)
-    if not found:
-        process.terminate()
-        process.wait(10)
-    assert found, f"the stand-in did not start: {line!r}"
-    client = Client(found.group(1))
+    process, origin = launch(script, "upkeep", *args, cwd=cwd)
+    client = Client(origin)
     client.started = started
     return process, client
 
@@ -214,8 +206,7 @@ def start(*args, script=SERVER, cwd=None):
 def client():
     process, served = start()
     yield served
-    process.terminate()
-    process.wait(10)
+    stop(process)
 
 
 @pytest.fixture(scope="module")
@@ -223,8 +214,7 @@ def short():
     """A stand-in whose tokens live one second, whose pages hold at most 3, with one static token."""
     process, served = start("--token-ttl", "1", "--max-limit", "3", "--static-token", "upkeep-api-token-1=static@example.test")
     yield served
-    process.terminate()
-    process.wait(10)
+    stop(process)
 
 
 @pytest.fixture
@@ -876,5 +866,4 @@ def test_the_stand_in_starts_from_its_own_folder_alone(tmp_path):
     try:
         assert len(Session(served).results("work-orders")) == 8
     finally:
-        process.terminate()
-        process.wait(10)
+        stop(process)
