@@ -88,8 +88,11 @@ pub const OBJECTS: [(&str, &str); 7] = [
     ("spacesObject", "vw_WS_Spaces"),
     ("assetsObject", "vw_WS_Assets"),
     ("workOrdersObject", "vw_WS_WorkOrders"),
-    ("workOrdersSinceProcedure", "sp_WS_GetWorkOrdersModifiedSince"),
+    (SINCE_PROCEDURE, "sp_WS_GetWorkOrdersModifiedSince"),
 ];
+
+/// The connection field of the procedure of work orders modified since a time.
+pub const SINCE_PROCEDURE: &str = "workOrdersSinceProcedure";
 
 /// The value of `workOrdersSinceProcedure` for a tenant without one: work orders are then read
 /// whole, like the other objects.

@@ -23,7 +23,7 @@ use millwright::{
 };
 use millwright_outbound::upstream::Upstream;
 
-use assumed::{ASSET_STATUSES, INVALID_CREDENTIALS, PROCEDURE, SINCE_ARGUMENT, VIEW, WO_STATUSES};
+use assumed::{ASSET_STATUSES, INVALID_CREDENTIALS, PROCEDURE, SINCE_ARGUMENT, SINCE_PROCEDURE, VIEW, WO_STATUSES};
 use mapping::{ASSETS, BUILDINGS, Columns, FLOORS, Level, Places, SITES, SPACES, WORK_ORDERS, statuses};
 use service::{Object, Service};
 use soap::Row;
@@ -70,7 +70,7 @@ impl Service<'_> {
 
     /// Work orders changed at or after `since`: by the tenant's procedure when it has one.
     async fn work_orders(&self, since: Option<DateTime<Utc>>) -> Result<Vec<Row>, ConnectorError> {
-        match (since, self.object("workOrdersSinceProcedure")) {
+        match (since, self.object(SINCE_PROCEDURE)) {
             (Some(since), Some(procedure)) => {
                 self.get_data(procedure, PROCEDURE, &[(SINCE_ARGUMENT, assumed::since(since))]).await
             }

@@ -13,7 +13,9 @@ use millwright::{
 use millwright_outbound::upstream::{Answer, Replay, Upstream};
 
 use crate::{
-    assumed::{self, GET_DATA_ACTION, INVALID_CREDENTIALS, NO_PROCEDURE, NOT_AVAILABLE, OBJECTS, SERVICE_PATH},
+    assumed::{
+        self, GET_DATA_ACTION, INVALID_CREDENTIALS, NO_PROCEDURE, NOT_AVAILABLE, OBJECTS, SERVICE_PATH, SINCE_PROCEDURE,
+    },
     soap::{self, Reply, Request, Row},
 };
 
@@ -125,6 +127,10 @@ impl<'a> Service<'a> {
                     field: Some(format!("credentials.{field}")),
                 });
             }
+            // Only the procedure may be left out: a tenant without one has work orders read whole.
+            if field == SINCE_PROCEDURE && name.eq_ignore_ascii_case(NO_PROCEDURE) {
+                continue;
+            }
             objects.push(Object { field, name: name.to_owned() });
         }
         Ok(Self { upstream, url, user, password, objects })
@@ -132,12 +138,12 @@ impl<'a> Service<'a> {
 
     /// The object a connection field names; none for a procedure set to `none`.
     pub fn object(&self, field: &str) -> Option<&Object> {
-        self.objects.iter().find(|o| o.field == field && !o.name.eq_ignore_ascii_case(NO_PROCEDURE))
+        self.objects.iter().find(|o| o.field == field)
     }
 
     /// Every object the connection reads.
     pub fn objects(&self) -> impl Iterator<Item = &Object> {
-        self.objects.iter().filter(|o| !o.name.eq_ignore_ascii_case(NO_PROCEDURE))
+        self.objects.iter()
     }
 
     /// The rows of an object (`kind` is `View` or `StoredProcedure`) for these parameters.
@@ -245,9 +251,12 @@ mod tests {
         let mut named = base;
         named["spacesObject"] = json!("dbo.vw_Rooms");
         named["workOrdersSinceProcedure"] = json!("none");
-        let service = Service::new(&upstream, &credentials(named)).unwrap();
+        let service = Service::new(&upstream, &credentials(named.clone())).unwrap();
         assert_eq!(service.object("spacesObject").unwrap().name, "dbo.vw_Rooms");
         assert!(service.object("workOrdersSinceProcedure").is_none() && service.objects().count() == 6);
+        named["sitesObject"] = json!("none");
+        let service = Service::new(&upstream, &credentials(named)).unwrap();
+        assert_eq!(service.object("sitesObject").unwrap().name, "none", "only the procedure can be left out");
         let missing = Service::new(&upstream, &credentials(json!({"baseUrl": "https://a.example", "username": "u"})));
         assert!(
             matches!(missing.err(), Some(ConnectorError::Rule { field: Some(f), .. }) if f == "credentials.password")

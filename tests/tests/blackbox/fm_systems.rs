@@ -64,7 +64,7 @@ async fn fm_systems_connects_for_two_credits_and_refuses_bad_credentials_and_ung
 
 #[tokio::test]
 async fn fm_systems_syncs_every_entity_then_exactly_what_changed() {
-    let (api, key, fm, name) = (Api::new(), account(2), StandIn::of(SYSTEM), user("FMS"));
+    let (api, key, fm, name) = (Api::new(), account(4), StandIn::of(SYSTEM), user("FMS"));
     let (_, token) = connect(&api, &key, SYSTEM, &name, "cloud").await;
     let fetched: Vec<u64> = {
         let mut all = Vec::new();
@@ -127,6 +127,18 @@ async fn fm_systems_syncs_every_entity_then_exactly_what_changed() {
     let run = sync(&api, &token, "locations", "full").await;
     assert_eq!((run["status"].as_str(), counts(&run)[3]), (Some("succeeded"), 1), "{run}");
     assert!(api.get("/v1/locations/room-5013", &token).await.body["data"]["deletedAt"].is_string());
+
+    // A tenant without the procedure: work orders come from their view, read whole.
+    let mut body = demo_connection(SYSTEM, &name);
+    body["credentials"]["workOrdersSinceProcedure"] = json!("none");
+    body["initialSync"] = json!(false);
+    let connected = api.post("/v1/connections", &key, body).await;
+    assert_eq!(connected.status, StatusCode::CREATED, "{}", connected.body);
+    fm.clear(&name).await;
+    assert_eq!(full(&api, connected.body["token"].as_str().unwrap(), "work-orders").await, 7);
+    let log = fm.requests(&name).await;
+    assert!(calls(&log, "sp_WS_GetWorkOrdersModifiedSince").is_empty(), "{log:?}");
+    assert!(calls(&log, "vw_WS_WorkOrders").iter().any(|r| r["parameters"] == ""), "{log:?}");
 }
 
 #[tokio::test]
