@@ -220,7 +220,7 @@ async fn no_token_key_or_credential_is_stored_or_logged() {
     let read = api.get("/v1/purchase-orders", &new_token).await;
     let gone = api.post(&format!("/v1/connections/{id}/disconnect"), &key, json!({})).await;
 
-    let aws = millwright_aws::config::aws_config().await;
+    let aws = crate::local_aws().await;
     let dynamo = aws_sdk_dynamodb::Client::new(&aws);
     let mut stored = String::new();
     for table in ["ACCOUNTS_TABLE", "CONNECTIONS_TABLE", "TOKENS_TABLE"] {

@@ -188,7 +188,7 @@ async fn an_expired_link_shows_a_clear_page_and_connects_nothing() {
     browser.fill("input[name='cred.apiKey']", "sandbox-key").await;
 
     // The session's time runs out while the form is open (moved into the past in the table).
-    let dynamo = aws_sdk_dynamodb::Client::new(&millwright_aws::config::aws_config().await);
+    let dynamo = aws_sdk_dynamodb::Client::new(&crate::local_aws().await);
     dynamo
         .update_item()
         .table_name(env("SESSIONS_TABLE"))

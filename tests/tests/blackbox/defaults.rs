@@ -34,7 +34,7 @@ pub(crate) async fn fire_schedule(connection_id: &str) {
     let target = found.target().unwrap();
     let queue = env("SYNC_QUEUE_URL");
     assert_eq!(target.arn().rsplit(':').next(), queue.rsplit('/').next(), "the schedule targets the sync queue");
-    let sqs = aws_sdk_sqs::Client::new(&millwright_aws::config::aws_config().await);
+    let sqs = aws_sdk_sqs::Client::new(&crate::local_aws().await);
     let input = target.input().unwrap().to_owned();
     sqs.send_message().queue_url(queue).message_body(input).send().await.unwrap();
 }

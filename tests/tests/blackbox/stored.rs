@@ -8,7 +8,7 @@ use std::collections::HashMap;
 /// The items of a table (named by its variable in the stack's environment) that `filter` keeps,
 /// with `#a` standing for `attribute` and `:v` for `value` (a scan: tests only).
 async fn scan(table: &str, filter: &str, attribute: &str, value: &str) -> Vec<HashMap<String, AttributeValue>> {
-    let dynamo = aws_sdk_dynamodb::Client::new(&millwright_aws::config::aws_config().await);
+    let dynamo = aws_sdk_dynamodb::Client::new(&crate::local_aws().await);
     dynamo
         .scan()
         .table_name(env(table))

@@ -100,7 +100,7 @@ async fn bad_sync_requests_get_structured_errors() {
 
 /// The connection's schedule, if EventBridge Scheduler holds one.
 pub(crate) async fn schedule(connection_id: &str) -> Option<GetScheduleOutput> {
-    let scheduler = aws_sdk_scheduler::Client::new(&millwright_aws::config::aws_config().await);
+    let scheduler = aws_sdk_scheduler::Client::new(&crate::local_aws().await);
     match scheduler.get_schedule().name(connection_id).group_name(env("SCHEDULE_GROUP")).send().await {
         Ok(found) => Some(found),
         Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => None,
