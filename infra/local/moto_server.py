@@ -5,6 +5,11 @@ restoring the snapshot when a condition fails, without a lock, so a failing tran
 beside a succeeding one can undo the other's writes, and a stream reader could see the records
 of a transaction that is then rolled back. Serialising DynamoDB and DynamoDB Streams calls gives
 the local stack the atomicity AWS guarantees; every other service keeps moto's threaded server.
+That snapshot is also a deep copy of every table the transaction names, items and stream records
+included, so each transaction cost more the longer the stack ran (a second each, all DynamoDB
+calls waiting behind it, after two rounds of the black-box tests). With the calls serialised,
+keeping only what the transaction can change is enough: the items at its keys and how long each
+stream was.
 
 And AWS enforces IAM, which moto does not: with --template, every call a function makes is
 checked against that function's policy (iam.py), and a call it would deny is answered with
@@ -12,15 +17,19 @@ AccessDeniedException and appended to the --denials file.
 """
 
 import argparse
+import copy
 import io
 import json
 import os
 import signal
 import sys
 import threading
+import types
 
 import iam
-
+import moto.dynamodb.models as dynamodb
+from moto.dynamodb.models.dynamo_type import DynamoType
+from moto.dynamodb.models.table import Table
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,
@@ -42,6 +51,47 @@ def serialise_dynamodb(app):
         return app(environ, start_response)
 
     return wrapped
+
+
+def snapshot_only_what_transactions_touch():
+    """Makes moto's transactions keep, for their rollback, the items at their keys and the
+    length of each stream they write to, instead of a deep copy of whole tables (safe only under
+    serialise_dynamodb: nothing else writes while a transaction runs)."""
+    deepcopy = copy.deepcopy
+    # moto's backend copies a table only to snapshot it for a transaction's rollback: that copy
+    # becomes the table itself, and the rollback below restores what changed.
+    dynamodb.copy = types.SimpleNamespace(deepcopy=lambda o, memo=None: o if isinstance(o, Table) else deepcopy(o, memo))
+    transact = dynamodb.DynamoDBBackend.transact_write_items
+
+    def touched(backend, transact_items):
+        """(table, hash key, range key) of each operation whose key can be read."""
+        for entry in transact_items:
+            for op in entry.values() if isinstance(entry, dict) else ():
+                table = backend.tables.get(op.get("TableName")) if isinstance(op, dict) else None
+                key = (op.get("Key") or op.get("Item") or {}) if table else {}
+                names = [table.hash_key_attr, table.range_key_attr] if table else []
+                if table and all(n in key for n in names if n):
+                    keys = [DynamoType(key[n]) if n else None for n in names]
+                    yield table, keys[0], keys[1]
+
+    def transact_write_items(self, transact_items):
+        before = [(t, h, r, deepcopy(t.get_item(h, r))) for t, h, r in touched(self, transact_items)]
+        streams = {id(t): (t.stream_shard, len(t.stream_shard.items)) for t, *_ in before if t.stream_shard}
+        try:
+            return transact(self, transact_items)
+        except Exception:
+            for table, hash_key, range_key, item in reversed(before):
+                place = table.items[hash_key] if range_key is not None else table.items
+                slot = range_key if range_key is not None else hash_key
+                if item is None:
+                    place.pop(slot, None)
+                else:
+                    place[slot] = item
+            for shard, length in streams.values():
+                del shard.items[length:]
+            raise
+
+    dynamodb.DynamoDBBackend.transact_write_items = transact_write_items
 
 
 def enforce_iam(app, checker, denials):
@@ -86,6 +136,7 @@ def main():
     parser.add_argument("--denials", default=os.devnull, help="append each denied call here (JSON lines)")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    snapshot_only_what_transactions_touch()
     app = serialise_dynamodb(DomainDispatcherApplication(create_backend_app))
     if args.template:
         app = enforce_iam(app, iam.Checker(iam.load(args.template, args.stack, args.region)), args.denials)

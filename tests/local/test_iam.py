@@ -11,10 +11,7 @@ AccessDeniedException, as AWS does, and records it.
 
 import copy
 import json
-import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import boto3
@@ -26,6 +23,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "infra" / "local"))
 
 import iam  # noqa: E402 - after the path it lives on
+import moto_process  # noqa: E402 - beside this file, on pytest's path
 
 TEMPLATE = REPO / "infra" / "template.yaml"
 STACK = "mw"
@@ -140,32 +138,13 @@ def test_the_checker_refuses_a_policy_it_cannot_evaluate():
         checker(document)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_the_local_endpoint_answers_a_denied_call_as_aws_does_and_records_it(tmp_path):
     document = without(template(), "sync", "secretsmanager:GetSecretValue")
     edited = tmp_path / "template.yaml"
     edited.write_text(yaml.safe_dump(json.loads(json.dumps(document))), encoding="utf-8")
     denials = tmp_path / "denials.log"
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, str(REPO / "infra/local/moto_server.py"), "-p", str(port), "--template", str(edited), "--stack", STACK, "--denials", str(denials)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    server, endpoint = moto_process.launch("--template", str(edited), "--stack", STACK, "--denials", str(denials))
     try:
-        endpoint = f"http://127.0.0.1:{port}"
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-
         def client(key):
             return boto3.client("secretsmanager", endpoint_url=endpoint, region_name=REGION, aws_access_key_id=key, aws_secret_access_key="x")
 
@@ -180,5 +159,4 @@ def test_the_local_endpoint_answers_a_denied_call_as_aws_does_and_records_it(tmp
             f"sync is not authorized to perform: secretsmanager:GetSecretValue on resource: {SECRET}connections/c1{iam.SECRET_SUFFIX}"
         ]
     finally:
-        server.terminate()
-        server.wait(10)
+        moto_process.stop(server)
