@@ -64,15 +64,18 @@ def snapshot_only_what_transactions_touch():
     transact = dynamodb.DynamoDBBackend.transact_write_items
 
     def touched(backend, transact_items):
-        """(table, hash key, range key) of each operation whose key can be read."""
-        for entry in transact_items:
-            for op in entry.values() if isinstance(entry, dict) else ():
-                table = backend.tables.get(op.get("TableName")) if isinstance(op, dict) else None
-                key = (op.get("Key") or op.get("Item") or {}) if table else {}
-                names = [table.hash_key_attr, table.range_key_attr] if table else []
-                if table and all(n in key for n in names if n):
-                    keys = [DynamoType(key[n]) if n else None for n in names]
-                    yield table, keys[0], keys[1]
+        """(table, hash key, range key) of each operation whose key can be read (moto itself
+        answers for the others)."""
+        ops = [op for entry in transact_items if isinstance(entry, dict) for op in entry.values() if isinstance(op, dict)]
+        for op in ops:
+            table = backend.tables.get(op.get("TableName"))
+            key = op.get("Key") or op.get("Item") or {}
+            if table is None or table.hash_key_attr not in key:
+                continue
+            if table.range_key_attr is None:
+                yield table, DynamoType(key[table.hash_key_attr]), None
+            elif table.range_key_attr in key:
+                yield table, DynamoType(key[table.hash_key_attr]), DynamoType(key[table.range_key_attr])
 
     def transact_write_items(self, transact_items):
         before = [(t, h, r, deepcopy(t.get_item(h, r))) for t, h, r in touched(self, transact_items)]

@@ -24,12 +24,14 @@ def launch(*args):
     for _ in range(200):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
+            return server, f"http://127.0.0.1:{port}"
         except OSError:
             time.sleep(0.1)
-    return server, f"http://127.0.0.1:{port}"
+    stop(server)
+    raise AssertionError(f"moto_server.py does not listen on port {port}: {server.stderr.read().decode()[-2000:]}")
 
 
 def stop(server):
+    """Ends the server's process."""
     server.terminate()
     server.wait(10)
